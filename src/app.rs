@@ -1,0 +1,245 @@
+//! Wiring: opens storage, starts the SMTP listener, the HTTP server, the ingest
+//! worker and the index writer, and shuts them down in order.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::domain::{ApiToken, Source};
+use crate::http::{self, AppState, HttpLimits};
+use crate::ingest::{ContentStore, Envelope, Ingest, IngestError, Worker};
+use crate::search::{IndexError, IndexWriterTask, SearchIndex, Searcher};
+use crate::smtp::{self, DeliverError, Delivery, RcptVerdict, SmtpConfig};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+/// Everything the storage layer needs, opened once.
+pub struct Storage {
+    pub store: Store,
+    pub spool: ContentStore,
+    pub blobs: ContentStore,
+}
+
+impl Storage {
+    pub async fn open(config: &Config) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.storage.data_dir)?;
+        Ok(Storage {
+            store: Store::open(&config.db_path()).await?,
+            spool: ContentStore::open(&config.spool_dir())?,
+            blobs: ContentStore::open(&config.blob_dir())?,
+        })
+    }
+}
+
+/// A running gateway. Dropping it does not stop it; call `shutdown`.
+pub struct Running {
+    pub http_addr: SocketAddr,
+    pub smtp_addr: SocketAddr,
+    /// Set when this start created the first admin.
+    pub admin_token_path: Option<PathBuf>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight work finish, and waits for the end.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.tasks.await;
+    }
+
+    /// Waits until the gateway stops on its own (it doesn't, short of shutdown).
+    pub async fn wait(self) {
+        let _ = self.tasks.await;
+    }
+
+    pub fn trigger_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// On first start with no users: create an admin and write its token to
+/// `<data_dir>/admin-token` (mode 0600). The token itself is never logged.
+pub async fn bootstrap_admin(store: &Store, config: &Config) -> Result<Option<PathBuf>, StartError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let token = ApiToken::generate();
+    let email = format!("admin@{}", config.archive.domain);
+    store
+        .create_user(&email, Some("Administrator"), true, &token.hash())
+        .await?;
+    let path = config.admin_token_path();
+    write_secret(&path, token.expose())?;
+    tracing::info!(path = %path.display(), "created the first admin; its API token is in this file");
+    Ok(Some(path))
+}
+
+fn write_secret(path: &std::path::Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // A pre-existing file keeps its old mode through open(); force 0600.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    writeln!(f, "{secret}")?;
+    f.sync_all()
+}
+
+/// Starts every component on the configured addresses (port 0 picks a free one).
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let storage = Storage::open(&config).await?;
+    let admin_token_path = bootstrap_admin(&storage.store, &config).await?;
+    let requeued = storage.store.requeue_unindexed().await?;
+    if requeued > 0 {
+        tracing::info!(requeued, "re-queued messages whose indexing was interrupted");
+    }
+
+    let index = SearchIndex::open(&config.index.dir)?;
+    let (index_handle, index_task) = IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
+
+    let http_listener = bind(config.http.listen).await?;
+    let smtp_listener = bind(config.smtp.listen).await?;
+    let http_addr = http_listener.local_addr()?;
+    let smtp_addr = smtp_listener.local_addr()?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let wake = Arc::new(Notify::new());
+    let ingest = Ingest::start(
+        storage.store.clone(),
+        storage.spool.clone(),
+        config.archive.domain.clone(),
+        wake.clone(),
+    );
+
+    let worker = Worker {
+        store: storage.store.clone(),
+        spool: storage.spool.clone(),
+        blobs: storage.blobs.clone(),
+        index: index_handle,
+        batch_size: config.ingest.batch_size,
+        max_attempts: config.ingest.max_attempts,
+    };
+    let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
+    let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));
+
+    let state = AppState {
+        store: storage.store.clone(),
+        searcher: Searcher::new(index),
+        spool: storage.spool.clone(),
+        blobs: storage.blobs.clone(),
+        archive_domain: config.archive.domain.clone(),
+    };
+    let limits = HttpLimits {
+        max_body_bytes: config.http.max_body_bytes,
+        request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+    };
+    let router = http::router(state, &limits);
+    let http_task = tokio::spawn(http::serve(http_listener, router, signal(shutdown_rx.clone())));
+
+    let smtp_config = Arc::new(SmtpConfig {
+        hostname: config.smtp.hostname.clone(),
+        max_message_bytes: config.smtp.max_message_bytes,
+        max_recipients: config.smtp.max_recipients,
+        max_line_bytes: config.smtp.max_line_bytes,
+        idle_timeout: Duration::from_secs(config.smtp.idle_timeout_secs),
+        max_connections: config.smtp.max_connections,
+        max_errors: config.smtp.max_errors,
+        shutdown_grace: Duration::from_secs(config.smtp.shutdown_grace_secs),
+    });
+    let delivery = Arc::new(SmtpIngest(ingest));
+    let smtp_task = tokio::spawn(smtp::serve(
+        smtp_listener,
+        delivery,
+        smtp_config,
+        signal(shutdown_rx.clone()),
+    ));
+
+    tracing::info!(%http_addr, %smtp_addr, "dossier is running");
+    let tasks = tokio::spawn(async move {
+        // Order matters: stop taking mail first, then let the worker finish its
+        // batch, and only then close the index (the writer commits on close).
+        if let Ok(Err(e)) = smtp_task.await {
+            tracing::error!(error = %e, "smtp listener failed");
+        }
+        if let Ok(Err(e)) = http_task.await {
+            tracing::error!(error = %e, "http server failed");
+        }
+        let _ = worker_task.await;
+        let _ = tokio::task::spawn_blocking(move || index_task.join()).await;
+        storage.store.close().await;
+        tracing::info!("dossier stopped");
+    });
+
+    Ok(Running {
+        http_addr,
+        smtp_addr,
+        admin_token_path,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}
+
+async fn signal(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// The SMTP listener's view of ingest.
+struct SmtpIngest(Ingest);
+
+impl Delivery for SmtpIngest {
+    async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
+        match self.0.route(rcpt).await {
+            Ok(Some(_)) => RcptVerdict::Accept,
+            Ok(None) => RcptVerdict::Unknown,
+            Err(e) => RcptVerdict::TempFail(e.to_string()),
+        }
+    }
+
+    async fn deliver(&self, envelope: smtp::Envelope, raw: Vec<u8>) -> Result<(), DeliverError> {
+        let env = Envelope {
+            mail_from: envelope.mail_from,
+            helo: envelope.helo,
+            peer: envelope.peer.to_string(),
+            rcpt_to: envelope.rcpt_to,
+        };
+        match self.0.accept(Source::Smtp, env, raw).await {
+            Ok(_) => Ok(()),
+            // Every recipient's address was regenerated between RCPT and DATA.
+            Err(IngestError::NoCard) => Err(DeliverError::Permanent(
+                "no recipient is a live archive address any more".into(),
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "could not accept message");
+                Err(DeliverError::Temporary("could not store the message, try again later".into()))
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Command line: `dossier [serve]`, `user add`, `card create`, `reindex`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, Storage};
+use crate::config::Config;
+use crate::domain::ApiToken;
+use crate::http::cards::{clean_title, fresh_code, CardView};
+use crate::search::{IndexDoc, IndexWriterTask, SearchIndex};
+
+#[derive(Debug, Parser)]
+#[command(name = "dossier", version, about = "Email-ingest and archive gateway")]
+pub struct Cli {
+    /// Configuration file, layered over the built-in defaults and under DOSSIER_* variables.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SMTP listener, the HTTP server and the ingest worker (the default).
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage cards.
+    #[command(subcommand)]
+    Card(CardCommand),
+    /// Rebuild the search index from the store (stop the server first).
+    Reindex,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints its new API token as the last line.
+    Add {
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CardCommand {
+    /// Create a card; prints it as JSON, with its archive address.
+    Create { title: String },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::User(UserCommand::Add { email, name, admin }) => {
+            let email = email.trim();
+            if !looks_like_email(email) {
+                anyhow::bail!("{email:?} is not an email address");
+            }
+            let storage = Storage::open(&config).await?;
+            let token = ApiToken::generate();
+            let user = storage
+                .store
+                .create_user(email, name.as_deref(), admin, &token.hash())
+                .await?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "created user {} <{}>{}", user.id, user.email, if admin { " (admin)" } else { "" })?;
+            writeln!(out, "{}", token.expose())?;
+            Ok(())
+        }
+        Command::Card(CardCommand::Create { title }) => {
+            let title = clean_title(&title).map_err(|e| anyhow::anyhow!(e))?;
+            let storage = Storage::open(&config).await?;
+            let code = fresh_code(&storage.store).await?;
+            let card = storage.store.create_card(&title, None, code.as_str()).await?;
+            println!("{}", serde_json::to_string_pretty(&CardView::new(card, &config.archive.domain))?);
+            Ok(())
+        }
+        Command::Reindex => reindex(config).await,
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    matches!(s.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') || d == "localhost")
+        && !s.contains(char::is_whitespace)
+        && s.len() <= 254
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = app::start(config).await?;
+    let stop = shutdown_signal();
+    tokio::select! {
+        _ = stop => {
+            tracing::info!("shutting down: finishing in-flight messages");
+            running.shutdown().await;
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// Rebuilds the index from the store. A fresh index is built in place, so an
+/// index from an older schema is replaced too.
+async fn reindex(config: Config) -> anyhow::Result<()> {
+    let storage = Storage::open(&config).await?;
+    let index = match SearchIndex::open(&config.index.dir) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "existing index unusable; recreating it");
+            SearchIndex::recreate(&config.index.dir)?
+        }
+    };
+    let (handle, task) = IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
+    let total = storage.store.entry_count().await?;
+    let started = std::time::Instant::now();
+    handle.clear().await?;
+    let (mut after, mut done) = (0i64, 0i64);
+    loop {
+        let page = storage.store.entries_after(after, 1000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        done += page.len() as i64;
+        handle.upsert(page.iter().map(IndexDoc::from_entry).collect()).await?;
+        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+        eprint!("\rreindexed {done}/{total} entries ({rate:.0}/s)");
+    }
+    drop(handle);
+    tokio::task::spawn_blocking(move || task.join()).await?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "\rreindexed {done} entries in {secs:.1}s ({:.0} entries/s)",
+        done as f64 / secs.max(1e-3)
+    );
+    Ok(())
+}

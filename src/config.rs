@@ -1,0 +1,177 @@
+//! Layered configuration: built-in `config/default.toml` < `--config FILE` <
+//! environment `DOSSIER_<SECTION>__<KEY>`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The documented defaults, compiled in so the binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub smtp: SmtpSection,
+    pub storage: StorageConfig,
+    pub index: IndexConfig,
+    pub archive: ArchiveConfig,
+    pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub listen: SocketAddr,
+    pub hostname: String,
+    pub max_message_bytes: usize,
+    pub max_recipients: usize,
+    pub max_line_bytes: usize,
+    pub idle_timeout_secs: u64,
+    pub max_connections: usize,
+    pub max_errors: usize,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    pub dir: PathBuf,
+    pub writer_memory_bytes: usize,
+    pub commit_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    pub domain: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub batch_size: u32,
+    pub poll_interval_secs: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if any), then `DOSSIER_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Missing(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("DOSSIER_").split("__"));
+        Self::from_figment(fig)
+    }
+
+    /// Defaults with overrides given as (dotted key, TOML value) pairs; used by tests
+    /// so they never depend on the process environment.
+    pub fn with_overrides(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        for (key, value) in pairs {
+            let (section, field) = key
+                .split_once('.')
+                .ok_or_else(|| ConfigError::Invalid(format!("bad key {key}")))?;
+            fig = fig.merge(Toml::string(&format!("[{section}]\n{field} = {value}\n")));
+        }
+        Self::from_figment(fig)
+    }
+
+    fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
+        let cfg: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let domain = &self.archive.domain;
+        if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
+            return Err(ConfigError::Invalid(format!(
+                "archive.domain {domain:?} is not a domain name"
+            )));
+        }
+        if self.smtp.max_line_bytes < 512 {
+            return Err(ConfigError::Invalid(
+                "smtp.max_line_bytes must be at least 512 (RFC 5321)".into(),
+            ));
+        }
+        if self.smtp.max_recipients == 0 || self.smtp.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "smtp.max_recipients and smtp.max_connections must be positive".into(),
+            ));
+        }
+        if self.ingest.batch_size == 0 {
+            return Err(ConfigError::Invalid("ingest.batch_size must be positive".into()));
+        }
+        Ok(())
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.storage.data_dir.join("dossier.sqlite3")
+    }
+    pub fn spool_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("spool")
+    }
+    pub fn blob_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("blobs")
+    }
+    pub fn admin_token_path(&self) -> PathBuf {
+        self.storage.data_dir.join("admin-token")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_have_the_documented_values() {
+        let c = Config::with_overrides(&[]).unwrap();
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.smtp.listen.to_string(), "127.0.0.1:2525");
+        assert_eq!(c.storage.data_dir, PathBuf::from("data"));
+        assert_eq!(c.index.dir, PathBuf::from("index"));
+        assert_eq!(c.archive.domain, "archive.localhost");
+    }
+
+    #[test]
+    fn overrides_apply_and_bad_values_are_rejected() {
+        let c = Config::with_overrides(&[("smtp.listen", "\"127.0.0.1:2600\"")]).unwrap();
+        assert_eq!(c.smtp.listen.to_string(), "127.0.0.1:2600");
+        assert!(Config::with_overrides(&[("smtp.listen", "\"nope\"")]).is_err());
+        assert!(Config::with_overrides(&[("archive.domain", "\"a@b\"")]).is_err());
+        assert!(Config::with_overrides(&[("smtp.bogus", "1")]).is_err());
+    }
+}

@@ -1,0 +1,136 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::error::extract::{Json, Path, Query};
+use super::{AppState, Caller, Error, Paging};
+use crate::domain::ArchiveCode;
+use crate::store::{Card, Store, StoreError, User};
+
+#[derive(Serialize)]
+pub struct CardView {
+    pub id: i64,
+    pub title: String,
+    pub owner_id: Option<i64>,
+    pub status: String,
+    pub created_at: String,
+    pub archive_address: String,
+}
+
+impl CardView {
+    pub fn new(card: Card, domain: &str) -> Self {
+        CardView {
+            archive_address: format!("{}@{domain}", card.archive_code),
+            id: card.id,
+            title: card.title,
+            owner_id: card.owner_id,
+            status: card.status,
+            created_at: card.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCard {
+    pub title: String,
+}
+
+pub const MAX_TITLE_CHARS: usize = 500;
+
+/// Validates a title: trimmed, non-empty, bounded, no control characters.
+pub fn clean_title(title: &str) -> Result<String, String> {
+    let t = title.trim();
+    if t.is_empty() {
+        return Err("title must not be empty".into());
+    }
+    if t.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!("title must be at most {MAX_TITLE_CHARS} characters"));
+    }
+    if t.chars().any(char::is_control) {
+        return Err("title must not contain control characters".into());
+    }
+    Ok(t.to_owned())
+}
+
+/// A fresh code that was never issued before (collisions at 80 bits are
+/// practically impossible, but a retry costs nothing).
+pub async fn fresh_code(store: &Store) -> Result<ArchiveCode, StoreError> {
+    loop {
+        let code = ArchiveCode::generate();
+        if !store.code_in_use(code.as_str()).await? {
+            return Ok(code);
+        }
+    }
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Json(body): Json<NewCard>,
+) -> Result<(StatusCode, axum::Json<CardView>), Error> {
+    let title = clean_title(&body.title).map_err(Error::Unprocessable)?;
+    let code = fresh_code(&st.store).await?;
+    let card = st.store.create_card(&title, Some(user.id), code.as_str()).await?;
+    Ok((StatusCode::CREATED, axum::Json(CardView::new(card, &st.archive_domain))))
+}
+
+#[derive(Serialize)]
+pub struct CardList {
+    total: i64,
+    cards: Vec<CardView>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Query(paging): Query<Paging>,
+) -> Result<axum::Json<CardList>, Error> {
+    let (limit, offset) = paging.resolve(50)?;
+    let (total, cards) = st.store.cards(limit, offset).await?;
+    Ok(axum::Json(CardList {
+        total,
+        cards: cards
+            .into_iter()
+            .map(|c| CardView::new(c, &st.archive_domain))
+            .collect(),
+    }))
+}
+
+pub async fn load_card(st: &AppState, id: i64) -> Result<Card, Error> {
+    st.store.card(id).await.map_err(|e| match e {
+        StoreError::NotFound => Error::NotFound("card"),
+        e => e.into(),
+    })
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<CardView>, Error> {
+    let card = load_card(&st, id).await?;
+    Ok(axum::Json(CardView::new(card, &st.archive_domain)))
+}
+
+/// Issues a new archive address; the old one is refused from then on.
+/// Only the card's owner or an admin may do this.
+pub async fn regenerate_address(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+) -> Result<axum::Json<CardView>, Error> {
+    let card = load_card(&st, id).await?;
+    if !user.is_admin && card.owner_id != Some(user.id) {
+        return Err(Error::Forbidden(
+            "only the card's owner or an admin may regenerate its archive address",
+        ));
+    }
+    let code = fresh_code(&st.store).await?;
+    let card = st.store.replace_archive_code(id, code.as_str()).await?;
+    Ok(axum::Json(CardView::new(card, &st.archive_domain)))
+}
+
+pub async fn me(Caller(user): Caller) -> axum::Json<User> {
+    axum::Json(user)
+}

@@ -1,0 +1,109 @@
+//! The HTTP server: JSON API under `/api`, the web UI at `/`.
+
+mod auth;
+pub mod cards;
+mod entries;
+mod error;
+mod search;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::Caller;
+pub use error::Error;
+
+use crate::ingest::ContentStore;
+use crate::search::Searcher;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub searcher: Searcher,
+    pub spool: ContentStore,
+    pub blobs: ContentStore,
+    pub archive_domain: String,
+}
+
+pub struct HttpLimits {
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+pub fn router(state: AppState, limits: &HttpLimits) -> Router {
+    let api = Router::new()
+        .route("/cards", get(cards::list).post(cards::create))
+        .route("/cards/{id}", get(cards::show))
+        .route("/cards/{id}/archive-address", post(cards::regenerate_address))
+        .route("/cards/{id}/history", get(entries::history))
+        .route("/entries/{id}", get(entries::show))
+        .route("/entries/{id}/raw", get(entries::raw))
+        .route("/documents/{id}", get(entries::document))
+        .route("/search", get(search::search))
+        .route("/me", get(cards::me));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(crate::web::index))
+        .nest("/api", api)
+        .fallback(|| async { Error::NotFound("route") })
+        .method_not_allowed_fallback(|| async {
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"error": {"code": "method_not_allowed", "message": "method not allowed"}})),
+            )
+        })
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// `?limit=&offset=` with bounds: a page is at most `MAX_LIMIT` items.
+#[derive(Debug, Deserialize)]
+pub struct Paging {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub const MAX_LIMIT: i64 = 200;
+
+impl Paging {
+    pub fn resolve(&self, default: i64) -> Result<(i64, i64), Error> {
+        let limit = self.limit.unwrap_or(default);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        if !(0..=1_000_000).contains(&offset) {
+            return Err(Error::BadRequest(
+                "offset must be between 0 and 1000000".into(),
+            ));
+        }
+        Ok((limit, offset))
+    }
+}

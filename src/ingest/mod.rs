@@ -1,0 +1,120 @@
+//! The one ingest entry point. Every source (SMTP today) calls
+//! [`Ingest::accept`]; it returns only once the raw bytes are fsync'd in the
+//! spool and the queue row is committed. Parsing and indexing happen later in
+//! the [`worker`], from the durable queue.
+
+mod committer;
+pub mod spool;
+pub mod worker;
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot, Notify};
+
+pub use spool::ContentStore;
+pub use worker::Worker;
+
+use crate::domain::{ArchiveCode, Source};
+use crate::store::{NewMessage, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no recipient is a live archive address")]
+    NoCard,
+    #[error("spool write failed: {0}")]
+    Spool(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("ingest is shutting down")]
+    ShuttingDown,
+}
+
+/// Who sent the message and to which addresses, as the source saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    pub mail_from: String,
+    pub helo: String,
+    pub peer: String,
+    pub rcpt_to: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Ingest {
+    store: Store,
+    spool: ContentStore,
+    domain: String,
+    committer: mpsc::Sender<committer::Pending>,
+    wake: Arc<Notify>,
+}
+
+impl Ingest {
+    /// Starts the group-commit task; `wake` is notified after each commit so the
+    /// worker picks new messages up at once.
+    pub fn start(store: Store, spool: ContentStore, domain: String, wake: Arc<Notify>) -> Self {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(committer::run(store.clone(), rx, wake.clone()));
+        Ingest {
+            store,
+            spool,
+            domain,
+            committer: tx,
+            wake,
+        }
+    }
+
+    /// The card an address routes to, if it is a live archive address.
+    pub async fn route(&self, address: &str) -> Result<Option<i64>, IngestError> {
+        let Some(code) = ArchiveCode::from_address(address, &self.domain) else {
+            return Ok(None);
+        };
+        Ok(self.store.card_id_by_code(code.as_str()).await?)
+    }
+
+    /// Durably accepts a message for the cards its recipients route to.
+    /// Returns the queue id. Ok means: bytes fsync'd, queue row committed.
+    pub async fn accept(&self, source: Source, envelope: Envelope, raw: Vec<u8>) -> Result<i64, IngestError> {
+        let mut cards: Vec<(i64, String)> = Vec::new();
+        for rcpt in &envelope.rcpt_to {
+            if let Some(card) = self.route(rcpt).await? {
+                if !cards.iter().any(|(c, _)| *c == card) {
+                    cards.push((card, rcpt.clone()));
+                }
+            }
+        }
+        if cards.is_empty() {
+            return Err(IngestError::NoCard);
+        }
+        let size = raw.len() as i64;
+        let spool = self.spool.clone();
+        let (sha256, dir) = tokio::task::spawn_blocking(move || spool.put(&raw))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let (reply, rx) = oneshot::channel();
+        let pending = committer::Pending {
+            message: NewMessage {
+                sha256,
+                size,
+                source: source.as_str(),
+                mail_from: envelope.mail_from,
+                helo: envelope.helo,
+                peer: envelope.peer,
+                cards,
+            },
+            dir,
+            reply,
+        };
+        self.committer
+            .send(pending)
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        rx.await.map_err(|_| IngestError::ShuttingDown)?
+    }
+
+    pub fn wake_worker(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}

@@ -1,0 +1,171 @@
+//! Takes messages from the durable queue, turns them into history entries and
+//! documents, and indexes them. Every step is idempotent, so a message that was
+//! being processed during a crash is simply processed again at start-up.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use super::ContentStore;
+use crate::mail;
+use crate::search::{IndexDoc, IndexError, IndexHandle};
+use crate::store::{NewDocument, NewEmailEntry, QueuedMessage, Store, StoreError, StoredEntry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub spool: ContentStore,
+    pub blobs: ContentStore,
+    pub index: IndexHandle,
+    pub batch_size: u32,
+    pub max_attempts: u32,
+}
+
+/// What one message produced, before it is stored.
+struct Prepared {
+    entries: Vec<NewEmailEntry>,
+    blob_dirs: BTreeSet<PathBuf>,
+}
+
+impl Worker {
+    /// Processes one batch from the queue; returns how many messages it took.
+    /// Returns once the batch is stored, indexed and marked done.
+    pub async fn run_once(&self) -> Result<usize, WorkerError> {
+        let queued = self.store.queued(self.batch_size).await?;
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let n = queued.len();
+        let mut entries = Vec::new();
+        let mut dirs = BTreeSet::new();
+        let mut ok_ids = Vec::new();
+        for msg in queued {
+            let (spool, blobs) = (self.spool.clone(), self.blobs.clone());
+            let id = msg.id;
+            let prepared = tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &msg))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            match prepared {
+                Ok(p) => {
+                    entries.extend(p.entries);
+                    dirs.extend(p.blob_dirs);
+                    ok_ids.push(id);
+                }
+                Err(e) => {
+                    tracing::warn!(message = id, error = %e, "message processing failed");
+                    self.store
+                        .message_failed(id, &e.to_string(), self.max_attempts)
+                        .await?;
+                }
+            }
+        }
+        tokio::task::spawn_blocking(move || ContentStore::sync_dirs(&dirs))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let stored = self.store.store_email_entries(&entries, &ok_ids).await?;
+        let mut docs = Vec::new();
+        for s in stored {
+            if let StoredEntry::Inserted(id) | StoredEntry::Existing(id) = s {
+                docs.push(IndexDoc::from_entry(&self.store.entry(id).await?));
+            }
+        }
+        if let Err(e) = self.index.upsert(docs).await {
+            // Back to the queue, so the next step (or the next start) retries.
+            self.store.set_message_state(&ok_ids, "queued").await?;
+            return Err(e.into());
+        }
+        self.store.set_message_state(&ok_ids, "done").await?;
+        Ok(n)
+    }
+
+    /// Runs until `shutdown`: drains the queue whenever woken, and scans it
+    /// every `poll` anyway. The batch in progress at shutdown completes.
+    pub async fn run(self, wake: Arc<Notify>, poll: Duration, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            match self.run_once().await {
+                Ok(0) => {
+                    backoff = Duration::from_millis(100);
+                    tokio::select! {
+                        _ = wake.notified() => {}
+                        _ = tokio::time::sleep(poll) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                }
+                Ok(_) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::error!(error = %e, "ingest worker step failed; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
+        tracing::info!("ingest worker stopped");
+    }
+}
+
+fn prepare(spool: &ContentStore, blobs: &ContentStore, msg: &QueuedMessage) -> Result<Prepared, std::io::Error> {
+    let raw = spool.get(&msg.sha256)?;
+    let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
+        .map(|d| d.timestamp())
+        .unwrap_or(0);
+    let extracted = mail::extract(&raw);
+    let several = extracted.len() > 1;
+    let mut entries = Vec::new();
+    let mut blob_dirs = BTreeSet::new();
+    for (i, e) in extracted.into_iter().enumerate() {
+        let mut documents = Vec::with_capacity(e.attachments.len());
+        for a in &e.attachments {
+            let (sha256, dir) = blobs.put(&a.bytes)?;
+            blob_dirs.insert(dir);
+            documents.push(NewDocument {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.bytes.len() as i64,
+                sha256,
+            });
+        }
+        // The same mail forwarded twice is one entry per card.
+        let dedup_key = match (&e.message_id, several) {
+            (Some(id), _) => format!("mid:{id}"),
+            (None, false) => format!("sha:{}", msg.sha256),
+            (None, true) => format!("sha:{}:{i}", msg.sha256),
+        };
+        for &card_id in &msg.card_ids {
+            entries.push(NewEmailEntry {
+                card_id,
+                message_row: msg.id,
+                dedup_key: dedup_key.clone(),
+                subject: e.subject.clone(),
+                from: e.from.clone(),
+                to: e.to.clone(),
+                cc: e.cc.clone(),
+                date: e.date.map(|d| d.to_rfc3339()),
+                occurred_at: e.date.map_or(received, |d| d.timestamp()),
+                body_text: e.body_text.clone(),
+                message_id: e.message_id.clone(),
+                documents: documents.clone(),
+            });
+        }
+    }
+    Ok(Prepared { entries, blob_dirs })
+}

@@ -1,0 +1,135 @@
+//! Turning raw bytes into history entries. A pure function of the stored bytes,
+//! so reprocessing after a crash and reindexing give the same result.
+
+use mail_parser::{Address, MessageParser, MimeHeaders};
+
+use crate::domain::Mailbox;
+
+/// Bodies longer than this are truncated for the entry and the index (the raw
+/// message keeps everything).
+pub const MAX_BODY_CHARS: usize = 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// One history entry's worth of a message.
+#[derive(Debug, Clone)]
+pub struct MailEntry {
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub subject: String,
+    pub date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    pub body_text: String,
+    pub message_id: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+/// Extracts the entries a message yields. Never fails: a message mail-parser
+/// cannot make sense of still becomes an entry (with its text as the body), so
+/// nothing accepted disappears.
+pub fn extract(raw: &[u8]) -> Vec<MailEntry> {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return vec![unparseable(raw)];
+    };
+    let body_text = msg
+        .body_text(0)
+        .map(|b| b.replace("\r\n", "\n").chars().take(MAX_BODY_CHARS).collect())
+        .unwrap_or_default();
+    vec![MailEntry {
+        from: msg.from().and_then(|a| mailboxes(a).into_iter().next()),
+        to: msg.to().map(mailboxes).unwrap_or_default(),
+        cc: msg.cc().map(mailboxes).unwrap_or_default(),
+        subject: msg.subject().unwrap_or_default().trim().to_owned(),
+        date: msg
+            .date()
+            .filter(|d| d.is_valid())
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok()),
+        body_text,
+        message_id: msg.message_id().map(str::to_owned),
+        attachments: msg
+            .attachments()
+            .filter(|p| is_real_attachment(p))
+            .map(|p| Attachment {
+                filename: p.attachment_name().map(str::to_owned),
+                content_type: content_type(p),
+                bytes: p.contents().to_vec(),
+            })
+            .collect(),
+    }]
+}
+
+fn unparseable(raw: &[u8]) -> MailEntry {
+    MailEntry {
+        from: None,
+        to: vec![],
+        cc: vec![],
+        subject: "(unparseable message)".into(),
+        date: None,
+        body_text: String::from_utf8_lossy(&raw[..raw.len().min(64 * 1024)]).into_owned(),
+        message_id: None,
+        attachments: vec![],
+    }
+}
+
+pub fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
+    a.iter()
+        .map(|addr| Mailbox {
+            name: addr.name().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            address: addr.address().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
+        })
+        .filter(|m| m.name.is_some() || m.address.is_some())
+        .collect()
+}
+
+/// Inline images referenced from the HTML (Content-ID, not marked attachment)
+/// are part of the body, not documents.
+fn is_real_attachment(p: &mail_parser::MessagePart<'_>) -> bool {
+    let explicit = p.content_disposition().is_some_and(|d| d.is_attachment());
+    explicit || p.content_id().is_none()
+}
+
+fn content_type(p: &mail_parser::MessagePart<'_>) -> String {
+    p.content_type()
+        .map(|ct| match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_headers_body_and_attachments() {
+        let raw = b"From: \"Doe, Jane\" <jane@client.example>\r\nTo: a@b.example, c@d.example\r\n\
+Subject: Quote\r\nDate: Mon, 2 Jun 2025 15:04:05 +0200\r\nMessage-ID: <m1@client.example>\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nHello there\r\n--x\r\n\
+Content-Type: application/pdf; name=q.pdf\r\nContent-Disposition: attachment; filename=q.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--x--\r\n";
+        let e = &extract(raw)[0];
+        assert_eq!(e.from.as_ref().unwrap().name.as_deref(), Some("Doe, Jane"));
+        assert_eq!(e.to.len(), 2);
+        assert_eq!(e.subject, "Quote");
+        assert_eq!(e.date.unwrap().to_rfc3339(), "2025-06-02T15:04:05+02:00");
+        assert_eq!(e.body_text.trim(), "Hello there");
+        assert_eq!(e.message_id.as_deref(), Some("m1@client.example"));
+        assert_eq!(e.attachments.len(), 1);
+        assert_eq!(e.attachments[0].bytes, b"%PDF-");
+        assert_eq!(e.attachments[0].content_type, "application/pdf");
+    }
+
+    #[test]
+    fn garbage_still_yields_an_entry() {
+        for raw in [&b""[..], b"\0\0\xff\xfe", b"Subject: \xff\r\n\r\n\xc3"] {
+            assert_eq!(extract(raw).len(), 1);
+        }
+    }
+}

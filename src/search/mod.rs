@@ -1,0 +1,89 @@
+//! Full-text search: schema, the single writer task, and the shared reader.
+
+mod reader;
+mod schema;
+mod writer;
+
+pub use reader::{Hit, SearchError, SearchRequest, SearchResults, Searcher};
+pub use schema::{IndexDoc, Schema};
+pub use writer::{IndexHandle, IndexWriterTask};
+
+use std::path::Path;
+
+use tantivy::directory::MmapDirectory;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("search index at {path}: {source}")]
+    Open { path: String, source: tantivy::TantivyError },
+    #[error(
+        "the search index at {0} is locked by another process (is dossier already running? stop it before `dossier reindex`)"
+    )]
+    Locked(String),
+    #[error("search index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("the index writer has stopped")]
+    WriterGone,
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The opened index plus its one long-lived reader.
+#[derive(Clone)]
+pub struct SearchIndex {
+    pub index: Index,
+    pub reader: IndexReader,
+    pub schema: Schema,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, creating it if needed. A schema from an older
+    /// version is an error that names the fix (`dossier reindex` with `fresh`).
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        std::fs::create_dir_all(dir)?;
+        let schema = Schema::new();
+        let open = |e: tantivy::TantivyError| IndexError::Open {
+            path: dir.display().to_string(),
+            source: e,
+        };
+        let mmap = MmapDirectory::open(dir).map_err(|e| open(e.into()))?;
+        let index = Index::open_or_create(mmap, schema.schema.clone()).map_err(open)?;
+        Self::from_index(index, schema)
+    }
+
+    /// Deletes whatever is in `dir` and creates an empty index (used by reindex
+    /// when the on-disk schema is from another version).
+    pub fn recreate(dir: &Path) -> Result<Self, IndexError> {
+        if dir.exists() {
+            for entry in std::fs::read_dir(dir)? {
+                let entry = entry?;
+                // Keep dotfiles such as the repository's .gitkeep.
+                if entry.file_name().to_string_lossy().starts_with('.') && entry.path().is_file() {
+                    continue;
+                }
+                if entry.path().is_dir() {
+                    std::fs::remove_dir_all(entry.path())?;
+                } else {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        Self::open(dir)
+    }
+
+    fn from_index(index: Index, schema: Schema) -> Result<Self, IndexError> {
+        schema::register_tokenizers(&index);
+        // Reloaded by the writer right after each commit, so a message is
+        // searchable as soon as its commit returns.
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(SearchIndex {
+            index,
+            reader,
+            schema,
+        })
+    }
+}

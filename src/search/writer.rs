@@ -1,0 +1,136 @@
+//! The only IndexWriter: a dedicated thread that applies changes in batches and
+//! commits whenever its inbox runs dry, so commits coalesce under load.
+
+use tantivy::{IndexWriter, Term};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{IndexDoc, IndexError, SearchIndex};
+
+/// Most changes folded into one commit; bounds the latency of a large burst.
+const MAX_BATCH: usize = 5_000;
+
+enum Op {
+    Upsert(Vec<IndexDoc>),
+    Delete(Vec<i64>),
+    Clear,
+}
+
+struct Request {
+    op: Op,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// Cheap to clone; every clone feeds the same writer thread.
+#[derive(Clone)]
+pub struct IndexHandle {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl IndexHandle {
+    /// Adds or replaces documents; resolves once they are committed and visible
+    /// to searches.
+    pub async fn upsert(&self, docs: Vec<IndexDoc>) -> Result<(), IndexError> {
+        self.send(Op::Upsert(docs)).await
+    }
+
+    /// Removes entries; resolves once the removal is committed and visible.
+    pub async fn delete(&self, entry_ids: Vec<i64>) -> Result<(), IndexError> {
+        self.send(Op::Delete(entry_ids)).await
+    }
+
+    /// Removes every document (the first step of a reindex).
+    pub async fn clear(&self) -> Result<(), IndexError> {
+        self.send(Op::Clear).await
+    }
+
+    async fn send(&self, op: Op) -> Result<(), IndexError> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Request { op, done })
+            .map_err(|_| IndexError::WriterGone)?;
+        match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(IndexError::Tantivy(tantivy::TantivyError::InternalError(e))),
+            Err(_) => Err(IndexError::WriterGone),
+        }
+    }
+}
+
+pub struct IndexWriterTask {
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl IndexWriterTask {
+    /// Starts the writer thread. It stops, after a last commit, once every
+    /// `IndexHandle` is dropped.
+    pub fn spawn(index: &SearchIndex, memory_bytes: usize) -> Result<(IndexHandle, Self), IndexError> {
+        let writer: IndexWriter = index.index.writer(memory_bytes).map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => {
+                IndexError::Locked(format!("{:?}", index.index.directory()))
+            }
+            e => e.into(),
+        })?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let index = index.clone();
+        let thread = std::thread::Builder::new()
+            .name("index-writer".into())
+            .spawn(move || writer_loop(index, writer, rx))?;
+        Ok((IndexHandle { tx }, IndexWriterTask { thread }))
+    }
+
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+fn writer_loop(index: SearchIndex, mut writer: IndexWriter, mut rx: mpsc::UnboundedReceiver<Request>) {
+    let s = &index.schema;
+    while let Some(first) = rx.blocking_recv() {
+        let mut waiting = Vec::new();
+        let mut applied = 0usize;
+        let mut next = Some(first);
+        while let Some(req) = next.take() {
+            let result = apply(&writer, s, req.op, &mut applied);
+            waiting.push((req.done, result));
+            if applied < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        let committed = writer
+            .commit()
+            .map(|_| ())
+            .and_then(|_| index.reader.reload())
+            .map_err(|e| e.to_string());
+        if let Err(e) = &committed {
+            tracing::error!(error = %e, "index commit failed");
+        }
+        for (done, applied) in waiting {
+            let _ = done.send(applied.and(committed.clone()));
+        }
+    }
+    tracing::debug!("index writer stopped");
+}
+
+fn apply(writer: &IndexWriter, s: &super::Schema, op: Op, applied: &mut usize) -> Result<(), String> {
+    match op {
+        Op::Upsert(docs) => {
+            for d in docs {
+                writer.delete_term(Term::from_field_u64(s.entry_id, d.entry_id as u64));
+                writer
+                    .add_document(d.to_document(s))
+                    .map_err(|e| e.to_string())?;
+                *applied += 1;
+            }
+        }
+        Op::Clear => {
+            writer.delete_all_documents().map_err(|e| e.to_string())?;
+        }
+        Op::Delete(ids) => {
+            for id in ids {
+                writer.delete_term(Term::from_field_u64(s.entry_id, id as u64));
+                *applied += 1;
+            }
+        }
+    }
+    Ok(())
+}

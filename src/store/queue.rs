@@ -1,0 +1,140 @@
+//! The durable ingest queue (`messages` + `message_cards`).
+
+use super::{now_rfc3339, Result, Store};
+
+/// A message whose raw bytes are already fsync'd in the spool.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub sha256: String,
+    pub size: i64,
+    pub source: &'static str,
+    pub mail_from: String,
+    pub helo: String,
+    pub peer: String,
+    /// (card id, the recipient address that routed to it)
+    pub cards: Vec<(i64, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    pub id: i64,
+    pub sha256: String,
+    pub received_at: String,
+    pub attempts: i64,
+    pub card_ids: Vec<i64>,
+}
+
+impl Store {
+    /// Inserts a batch of messages in ONE transaction (group commit): when this
+    /// returns Ok, every row is durable.
+    pub async fn enqueue(&self, batch: &[NewMessage]) -> Result<Vec<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_rfc3339();
+        let mut ids = Vec::with_capacity(batch.len());
+        for m in batch {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            )
+            .bind(&m.sha256)
+            .bind(m.size)
+            .bind(m.source)
+            .bind(&m.mail_from)
+            .bind(&m.helo)
+            .bind(&m.peer)
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+            for (card_id, rcpt) in &m.cards {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(card_id)
+                .bind(rcpt)
+                .execute(&mut *tx)
+                .await?;
+            }
+            ids.push(id);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Oldest queued messages first.
+    pub async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
+        let rows: Vec<(i64, String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT m.id, m.sha256, m.received_at, m.attempts,
+                    (SELECT group_concat(card_id) FROM message_cards WHERE message_id = m.id)
+             FROM messages m WHERE m.state = 'queued' ORDER BY m.id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, sha256, received_at, attempts, cards)| QueuedMessage {
+                id,
+                sha256,
+                received_at,
+                attempts,
+                card_ids: cards
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter_map(|c| c.parse().ok())
+                    .collect(),
+            })
+            .collect())
+    }
+
+    pub async fn set_message_state(&self, ids: &[i64], state: &str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE messages SET state = ? WHERE id = ?")
+                .bind(state)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts a failed processing attempt; after `max_attempts` the message is
+    /// parked as `failed` (kept with its error, never dropped).
+    pub async fn message_failed(&self, id: i64, error: &str, max_attempts: u32) -> Result<()> {
+        sqlx::query(
+            "UPDATE messages SET attempts = attempts + 1, last_error = ?,
+                    state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END
+             WHERE id = ?",
+        )
+        .bind(error)
+        .bind(max_attempts)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// At start-up: entries of `stored` messages may not have reached the index
+    /// before a crash, so they go through the (idempotent) worker again.
+    pub async fn requeue_unindexed(&self) -> Result<u64> {
+        Ok(
+            sqlx::query("UPDATE messages SET state = 'queued' WHERE state = 'stored'")
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub async fn pending_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE state IN ('queued', 'stored')",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

@@ -1,0 +1,188 @@
+//! One way to start the app for end-to-end tests: fresh temp dirs, port 0,
+//! real sockets. Also a minimal SMTP client and polling helpers.
+#![allow(dead_code)]
+
+pub mod process;
+pub mod smtp_client;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dossier::app::{self, Running};
+use dossier::config::Config;
+use serde_json::Value;
+
+pub use smtp_client::SmtpClient;
+
+pub struct TestApp {
+    pub http: SocketAddr,
+    pub smtp: SocketAddr,
+    pub token: String,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::Client,
+    running: Option<Running>,
+}
+
+pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let data = format!("{:?}", dir.join("data").display().to_string());
+    let index = format!("{:?}", dir.join("index").display().to_string());
+    let mut pairs: Vec<(&str, &str)> = vec![
+        ("http.listen", "\"127.0.0.1:0\""),
+        ("smtp.listen", "\"127.0.0.1:0\""),
+        ("storage.data_dir", &data),
+        ("index.dir", &index),
+        ("index.writer_memory_bytes", "20000000"),
+    ];
+    pairs.extend_from_slice(extra);
+    Config::with_overrides(&pairs).expect("test config")
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path(), extra);
+    let running = app::start(config).await.expect("app starts");
+    let token_path = running.admin_token_path.clone().expect("first start creates an admin");
+    let token = std::fs::read_to_string(token_path).unwrap().trim().to_owned();
+    TestApp {
+        http: running.http_addr,
+        smtp: running.smtp_addr,
+        token,
+        dir,
+        client: reqwest::Client::new(),
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_as(path, &self.token).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn create_card(&self, title: &str) -> Value {
+        let r = self.post_json("/api/cards", &serde_json::json!({ "title": title })).await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    pub async fn smtp(&self) -> SmtpClient {
+        SmtpClient::connect(self.smtp).await
+    }
+
+    /// Sends one message in its own session; returns the final reply to DATA.
+    pub async fn send(&self, rcpts: &[&str], raw: &[u8]) -> String {
+        let mut c = self.smtp().await;
+        c.ehlo().await;
+        let reply = c.send_mail("sales@team.example", rcpts, raw).await;
+        c.quit().await;
+        reply
+    }
+
+    /// Polls until the search returns `n` hits; returns the response.
+    /// (A deadline, not a speed assertion: it only bounds a hung test.)
+    pub async fn wait_search(&self, query: &str, n: u64) -> Value {
+        let path = format!("/api/search?q={}", urlencode(query));
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self.get_json(&path).await;
+            if last["total"] == n {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("search {query:?} never reached {n} hits; last: {last}");
+    }
+
+    pub async fn wait_history(&self, card_id: i64, n: u64) -> Value {
+        let path = format!("/api/cards/{card_id}/history");
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            last = self.get_json(&path).await;
+            if last["total"] == n {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("history of card {card_id} never reached {n}; last: {last}");
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A plain forwarded mail as a salesperson's client would send it.
+pub fn forwarded_mail(message_id: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "From: Sam Sales <sam@team.example>\r\nTo: archive\r\nSubject: Fwd: {subject}\r\n\
+Date: Tue, 3 Jun 2025 09:00:00 +0000\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\n---------- Forwarded message ---------\r\n\
+From: Jane Client <jane@client.example>\r\nDate: Mon, 2 Jun 2025 at 15:04\r\nSubject: {subject}\r\n\
+To: Sam Sales <sam@team.example>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+impl TestApp {
+    /// Creates another user directly in the store; returns its token.
+    pub async fn add_user(&self, email: &str, admin: bool) -> String {
+        let store = dossier::store::Store::open(&self.data_dir().join("dossier.sqlite3"))
+            .await
+            .unwrap();
+        let token = dossier::domain::ApiToken::generate();
+        store.create_user(email, None, admin, &token.hash()).await.unwrap();
+        store.close().await;
+        token.expose().to_owned()
+    }
+}

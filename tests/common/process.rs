@@ -1,0 +1,79 @@
+//! The real `dossier` binary as a child process, for CLI, signal and crash tests.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn dossier(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dossier"));
+    cmd.current_dir(dir)
+        .env("DOSSIER_STORAGE__DATA_DIR", dir.join("data"))
+        .env("DOSSIER_INDEX__DIR", dir.join("index"))
+        .env("DOSSIER_INDEX__WRITER_MEMORY_BYTES", "20000000")
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("run dossier");
+    assert!(out.status.success(), "dossier failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub smtp: SocketAddr,
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    pub async fn start(dir: &Path) -> Self {
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let smtp: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = dir.join(format!("server-{}.log", http.port()));
+        let child = dossier(dir)
+            .env("DOSSIER_HTTP__LISTEN", http.to_string())
+            .env("DOSSIER_SMTP__LISTEN", smtp.to_string())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn dossier");
+        let server = ServerProcess { child, http, smtp, log };
+        let client = reqwest::Client::new();
+        for _ in 0..400 {
+            if let Ok(r) = client.get(format!("http://{http}/healthz")).send().await {
+                if r.status() == 200 {
+                    return server;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("server did not come up: {}", std::fs::read_to_string(&server.log).unwrap_or_default());
+    }
+
+    pub fn sigterm(&self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+    }
+
+    pub fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -87,3 +87,12 @@ CREATE TABLE documents (
     created_at    TEXT NOT NULL
 );
 CREATE INDEX documents_entry ON documents(entry_id);
+
+-- Which entries each message produced or matched (a duplicate points at the
+-- entry it duplicates), so a source can report what became of its message.
+CREATE TABLE message_entries (
+    message_id  INTEGER NOT NULL REFERENCES messages(id),
+    entry_id    INTEGER NOT NULL REFERENCES entries(id),
+    duplicate   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (message_id, entry_id)
+);

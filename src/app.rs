@@ -21,7 +21,10 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("storage: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
@@ -83,7 +86,10 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 
 /// On first start with no users: create an admin and write its token to
 /// `<data_dir>/admin-token` (mode 0600). The token itself is never logged.
-pub async fn bootstrap_admin(store: &Store, config: &Config) -> Result<Option<PathBuf>, StartError> {
+pub async fn bootstrap_admin(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<PathBuf>, StartError> {
     if store.user_count().await? > 0 {
         return Ok(None);
     }
@@ -119,11 +125,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin_token_path = bootstrap_admin(&storage.store, &config).await?;
     let requeued = storage.store.requeue_unindexed().await?;
     if requeued > 0 {
-        tracing::info!(requeued, "re-queued messages whose indexing was interrupted");
+        tracing::info!(
+            requeued,
+            "re-queued messages whose indexing was interrupted"
+        );
     }
 
     let index = SearchIndex::open(&config.index.dir)?;
-    let (index_handle, index_task) = IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
+    let (index_handle, index_task) =
+        IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
 
     let http_listener = bind(config.http.listen).await?;
     let smtp_listener = bind(config.smtp.listen).await?;
@@ -156,13 +166,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         spool: storage.spool.clone(),
         blobs: storage.blobs.clone(),
         archive_domain: config.archive.domain.clone(),
+        ingest: ingest.clone(),
     };
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
+        max_message_bytes: config.smtp.max_message_bytes,
     };
     let router = http::router(state, &limits);
-    let http_task = tokio::spawn(http::serve(http_listener, router, signal(shutdown_rx.clone())));
+    let http_task = tokio::spawn(http::serve(
+        http_listener,
+        router,
+        signal(shutdown_rx.clone()),
+    ));
 
     let smtp_config = Arc::new(SmtpConfig {
         hostname: config.smtp.hostname.clone(),
@@ -238,7 +254,9 @@ impl Delivery for SmtpIngest {
             )),
             Err(e) => {
                 tracing::error!(error = %e, "could not accept message");
-                Err(DeliverError::Temporary("could not store the message, try again later".into()))
+                Err(DeliverError::Temporary(
+                    "could not store the message, try again later".into(),
+                ))
             }
         }
     }

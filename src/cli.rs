@@ -9,6 +9,7 @@ use crate::app::{self, Storage};
 use crate::config::Config;
 use crate::domain::ApiToken;
 use crate::http::cards::{clean_title, fresh_code, CardView};
+use crate::import;
 use crate::search::{IndexDoc, IndexWriterTask, SearchIndex};
 
 #[derive(Debug, Parser)]
@@ -33,6 +34,28 @@ pub enum Command {
     Card(CardCommand),
     /// Rebuild the search index from the store (stop the server first).
     Reindex,
+    /// Import .eml files, mbox files and Maildir folders.
+    #[command(group = clap::ArgGroup::new("target").required(true).args(["card", "route"]))]
+    Import {
+        /// Put every message on this card.
+        #[arg(long)]
+        card: Option<i64>,
+        /// Route each message by the archive addresses in its headers.
+        #[arg(long)]
+        route: bool,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Write a card's mail, with the original bytes, as an mbox file.
+    Export {
+        #[arg(long)]
+        card: i64,
+        #[arg(long, value_name = "FILE.mbox")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,7 +92,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .create_user(email, name.as_deref(), admin, &token.hash())
                 .await?;
             let mut out = std::io::stdout().lock();
-            writeln!(out, "created user {} <{}>{}", user.id, user.email, if admin { " (admin)" } else { "" })?;
+            writeln!(
+                out,
+                "created user {} <{}>{}",
+                user.id,
+                user.email,
+                if admin { " (admin)" } else { "" }
+            )?;
             writeln!(out, "{}", token.expose())?;
             Ok(())
         }
@@ -77,11 +106,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let title = clean_title(&title).map_err(|e| anyhow::anyhow!(e))?;
             let storage = Storage::open(&config).await?;
             let code = fresh_code(&storage.store).await?;
-            let card = storage.store.create_card(&title, None, code.as_str()).await?;
-            println!("{}", serde_json::to_string_pretty(&CardView::new(card, &config.archive.domain))?);
+            let card = storage
+                .store
+                .create_card(&title, None, code.as_str())
+                .await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&CardView::new(card, &config.archive.domain))?
+            );
             Ok(())
         }
         Command::Reindex => reindex(config).await,
+        Command::Import {
+            card,
+            route: _,
+            quiet,
+            paths,
+        } => {
+            let target = card.map_or(import::Target::Route, import::Target::Card);
+            let s = import::run(&config, target, &paths, !quiet).await?;
+            println!(
+                "imported {}, duplicates {}, failed {}",
+                s.imported,
+                s.duplicates,
+                s.failed.len()
+            );
+            for (what, why) in &s.failed {
+                println!("  failed: {what}: {why}");
+            }
+            Ok(())
+        }
+        Command::Export { card, out } => {
+            let storage = Storage::open(&config).await?;
+            storage
+                .store
+                .card(card)
+                .await
+                .map_err(|_| anyhow::anyhow!("card {card} does not exist"))?;
+            let messages = storage.store.card_messages(card).await?;
+            let spool = storage.spool.clone();
+            let path = out.clone();
+            let n = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
+                let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                crate::export::write_mbox(&spool, &messages, &mut w)
+            })
+            .await??;
+            println!("exported {n} messages to {}", out.display());
+            Ok(())
+        }
     }
 }
 
@@ -133,7 +205,9 @@ async fn reindex(config: Config) -> anyhow::Result<()> {
         let Some(last) = page.last() else { break };
         after = last.id;
         done += page.len() as i64;
-        handle.upsert(page.iter().map(IndexDoc::from_entry).collect()).await?;
+        handle
+            .upsert(page.iter().map(IndexDoc::from_entry).collect())
+            .await?;
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         eprint!("\rreindexed {done}/{total} entries ({rate:.0}/s)");
     }

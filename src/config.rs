@@ -133,7 +133,9 @@ impl Config {
             ));
         }
         if self.ingest.batch_size == 0 {
-            return Err(ConfigError::Invalid("ingest.batch_size must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "ingest.batch_size must be positive".into(),
+            ));
         }
         Ok(())
     }

@@ -19,7 +19,10 @@ async fn first_start_writes_a_private_admin_token_and_env_overrides_apply() {
     let token_path = dir.path().join("data/admin-token");
     let mode = std::fs::metadata(&token_path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let token = std::fs::read_to_string(&token_path).unwrap().trim().to_owned();
+    let token = std::fs::read_to_string(&token_path)
+        .unwrap()
+        .trim()
+        .to_owned();
     let r = reqwest::Client::new()
         .get(format!("http://{}/api/me", server.http))
         .bearer_auth(&token)
@@ -38,20 +41,36 @@ async fn first_start_writes_a_private_admin_token_and_env_overrides_apply() {
 #[tokio::test]
 async fn user_add_prints_a_working_token_and_card_create_prints_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_ok(dossier(dir.path()).args(["user", "add", "ann@team.example", "--name", "Ann", "--admin"]));
+    let out = run_ok(dossier(dir.path()).args([
+        "user",
+        "add",
+        "ann@team.example",
+        "--name",
+        "Ann",
+        "--admin",
+    ]));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_owned();
     assert!(token.starts_with("dsr_"));
-    let dup = dossier(dir.path()).args(["user", "add", "ann@team.example"]).output().unwrap();
+    let dup = dossier(dir.path())
+        .args(["user", "add", "ann@team.example"])
+        .output()
+        .unwrap();
     assert!(!dup.status.success());
     assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
-    let bad = dossier(dir.path()).args(["user", "add", "not an email"]).output().unwrap();
+    let bad = dossier(dir.path())
+        .args(["user", "add", "not an email"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
 
     let out = run_ok(dossier(dir.path()).args(["card", "create", "Trade fair lead"]));
     let card: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(card["title"], "Trade fair lead");
-    assert!(card["archive_address"].as_str().unwrap().ends_with("@archive.localhost"));
+    assert!(card["archive_address"]
+        .as_str()
+        .unwrap()
+        .ends_with("@archive.localhost"));
 
     let server = ServerProcess::start(dir.path()).await;
     // Users exist already, so no bootstrap admin is created.
@@ -70,9 +89,17 @@ async fn a_config_file_is_layered_under_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("custom.toml");
     std::fs::write(&file, "[archive]\ndomain = \"files.example\"\n").unwrap();
-    let out = run_ok(dossier(dir.path()).arg("--config").arg(&file).args(["card", "create", "X"]));
+    let out = run_ok(
+        dossier(dir.path())
+            .arg("--config")
+            .arg(&file)
+            .args(["card", "create", "X"]),
+    );
     let card: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(card["archive_address"].as_str().unwrap().ends_with("@files.example"));
+    assert!(card["archive_address"]
+        .as_str()
+        .unwrap()
+        .ends_with("@files.example"));
     let out = run_ok(
         dossier(dir.path())
             .arg("--config")
@@ -81,10 +108,20 @@ async fn a_config_file_is_layered_under_the_environment() {
             .args(["card", "create", "Y"]),
     );
     let card: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(card["archive_address"].as_str().unwrap().ends_with("@env.example"));
-    let missing = dossier(dir.path()).args(["--config", "/nonexistent.toml", "card", "create", "Z"]).output().unwrap();
+    assert!(card["archive_address"]
+        .as_str()
+        .unwrap()
+        .ends_with("@env.example"));
+    let missing = dossier(dir.path())
+        .args(["--config", "/nonexistent.toml", "card", "create", "Z"])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
-    let bad = dossier(dir.path()).env("DOSSIER_SMTP__LISTEN", "nonsense").args(["card", "create", "Z"]).output().unwrap();
+    let bad = dossier(dir.path())
+        .env("DOSSIER_SMTP__LISTEN", "nonsense")
+        .args(["card", "create", "Z"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid configuration"));
 }
@@ -92,14 +129,28 @@ async fn a_config_file_is_layered_under_the_environment() {
 #[tokio::test]
 async fn reindex_rebuilds_search_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let card: Value = serde_json::from_slice(&run_ok(dossier(dir.path()).args(["card", "create", "R"])).stdout).unwrap();
+    let card: Value =
+        serde_json::from_slice(&run_ok(dossier(dir.path()).args(["card", "create", "R"])).stdout)
+            .unwrap();
     let token = run_ok(dossier(dir.path()).args(["user", "add", "r@team.example"])).stdout;
-    let token = String::from_utf8(token).unwrap().lines().last().unwrap().to_owned();
+    let token = String::from_utf8(token)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
     let mut server = ServerProcess::start(dir.path()).await;
     let mut c = SmtpClient::connect(server.smtp).await;
     c.ehlo().await;
     let raw = common::forwarded_mail("reindex@x", "Zeppelin quote", "about the zeppelin");
-    assert!(c.send_mail("s@team.example", &[card["archive_address"].as_str().unwrap()], &raw).await.starts_with("250"));
+    assert!(c
+        .send_mail(
+            "s@team.example",
+            &[card["archive_address"].as_str().unwrap()],
+            &raw
+        )
+        .await
+        .starts_with("250"));
     c.quit().await;
     let client = reqwest::Client::new();
     let search = |http: std::net::SocketAddr| {

@@ -14,8 +14,14 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_message_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let card: Value = serde_json::from_slice(&run_ok(dossier(dir.path()).args(["card", "create", "Crash"])).stdout).unwrap();
-    let token = String::from_utf8(run_ok(dossier(dir.path()).args(["user", "add", "c@team.example"])).stdout).unwrap();
+    let card: Value = serde_json::from_slice(
+        &run_ok(dossier(dir.path()).args(["card", "create", "Crash"])).stdout,
+    )
+    .unwrap();
+    let token = String::from_utf8(
+        run_ok(dossier(dir.path()).args(["user", "add", "c@team.example"])).stdout,
+    )
+    .unwrap();
     let token = token.lines().last().unwrap().to_owned();
     let rcpt = card["archive_address"].as_str().unwrap().to_owned();
 
@@ -29,7 +35,8 @@ async fn every_acknowledged_message_survives_sigkill() {
             c.ehlo().await;
             for i in 0.. {
                 let id = format!("crash-{conn}-{i}");
-                let raw = common::forwarded_mail(&format!("{id}@x"), &id, &format!("crashbody {id}"));
+                let raw =
+                    common::forwarded_mail(&format!("{id}@x"), &id, &format!("crashbody {id}"));
                 let reply = c.send_mail("s@team.example", &[&rcpt], &raw).await;
                 if !reply.starts_with("250") {
                     return; // the server died mid-transaction: not acknowledged
@@ -50,14 +57,26 @@ async fn every_acknowledged_message_survives_sigkill() {
         let _ = s.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 60, "only {} acknowledged before the kill", acked.len());
+    assert!(
+        acked.len() >= 60,
+        "only {} acknowledged before the kill",
+        acked.len()
+    );
 
     let server = ServerProcess::start(dir.path()).await;
     let client = reqwest::Client::new();
     let get = |path: String| {
         let (client, token, http) = (client.clone(), token.clone(), server.http);
         async move {
-            client.get(format!("http://{http}{path}")).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap()
+            client
+                .get(format!("http://{http}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
         }
     };
     // Everything acknowledged reaches the history and the index after restart.
@@ -67,7 +86,11 @@ async fn every_acknowledged_message_survives_sigkill() {
         stored.clear();
         let mut offset = 0;
         loop {
-            let page = get(format!("/api/cards/{}/history?limit=200&offset={offset}", card["id"])).await;
+            let page = get(format!(
+                "/api/cards/{}/history?limit=200&offset={offset}",
+                card["id"]
+            ))
+            .await;
             let entries = page["entries"].as_array().unwrap().clone();
             for e in &entries {
                 stored.insert(e["message_id"].as_str().unwrap().to_owned());
@@ -77,7 +100,9 @@ async fn every_acknowledged_message_survives_sigkill() {
                 break;
             }
         }
-        searchable = get("/api/search?q=crashbody&limit=1".into()).await["total"].as_u64().unwrap();
+        searchable = get("/api/search?q=crashbody&limit=1".into()).await["total"]
+            .as_u64()
+            .unwrap();
         if acked.is_subset(&stored) && searchable as usize == stored.len() {
             break;
         }
@@ -85,5 +110,9 @@ async fn every_acknowledged_message_survives_sigkill() {
     }
     let missing: Vec<_> = acked.difference(&stored).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
-    assert_eq!(searchable as usize, stored.len(), "every stored entry is searchable");
+    assert_eq!(
+        searchable as usize,
+        stored.len(),
+        "every stored entry is searchable"
+    );
 }

@@ -14,7 +14,11 @@ fn addr(card: &Value) -> String {
 async fn forwarded_mail_lands_on_the_card_and_is_searchable() {
     let app = spawn_app().await;
     let card = app.create_card("ACME renewal").await;
-    let raw = forwarded_mail("fwd-1@team.example", "Quote for the ședința", "Please find the price list.\r\n.A line with a leading dot");
+    let raw = forwarded_mail(
+        "fwd-1@team.example",
+        "Quote for the ședința",
+        "Please find the price list.\r\n.A line with a leading dot",
+    );
     let reply = app.send(&[&addr(&card)], &raw).await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
 
@@ -24,22 +28,32 @@ async fn forwarded_mail_lands_on_the_card_and_is_searchable() {
     assert_eq!(entry["kind"], "email");
     assert_eq!(entry["card_id"], id);
     assert_eq!(entry["message_id"], "fwd-1@team.example");
-    assert!(entry["body_text"].as_str().unwrap().contains(".A line with a leading dot"));
+    assert!(entry["body_text"]
+        .as_str()
+        .unwrap()
+        .contains(".A line with a leading dot"));
 
     // Accent-insensitive full-text search, restricted to the card.
     let found = app.wait_search("sedinta", 1).await;
     assert_eq!(found["hits"][0]["entry_id"], entry["id"]);
     assert!(found["hits"][0]["snippet"].is_string());
-    let scoped = app.get_json(&format!("/api/search?q=price&card_id={id}")).await;
+    let scoped = app
+        .get_json(&format!("/api/search?q=price&card_id={id}"))
+        .await;
     assert_eq!(scoped["total"], 1);
-    let other = app.get_json(&format!("/api/search?q=price&card_id={}", id + 1000)).await;
+    let other = app
+        .get_json(&format!("/api/search?q=price&card_id={}", id + 1000))
+        .await;
     assert_eq!(other["total"], 0);
 
     // The entry and its exact raw bytes.
     let e = app.get_json(&format!("/api/entries/{}", entry["id"])).await;
     assert_eq!(e["subject"], "Fwd: Quote for the ședința");
     assert_eq!(e["from"]["address"], "sam@team.example");
-    assert!(e["date"].as_str().unwrap().starts_with("2025-06-03T09:00:00"));
+    assert!(e["date"]
+        .as_str()
+        .unwrap()
+        .starts_with("2025-06-03T09:00:00"));
     let raw_back = app.get(&format!("/api/entries/{}/raw", entry["id"])).await;
     assert_eq!(raw_back.headers()["content-type"], "message/rfc822");
     assert_eq!(raw_back.bytes().await.unwrap().as_ref(), &raw[..]);
@@ -53,7 +67,9 @@ async fn plus_form_and_case_insensitive_addresses_route() {
     let a = addr(&card);
     let (code, domain) = a.split_once('@').unwrap();
     let plus = format!("quote+{}@{}", code.to_uppercase(), domain.to_uppercase());
-    let reply = app.send(&[&plus], &forwarded_mail("p@x", "Plus form", "body")).await;
+    let reply = app
+        .send(&[&plus], &forwarded_mail("p@x", "Plus form", "body"))
+        .await;
     assert!(reply.starts_with("250"), "{reply}");
     app.wait_history(card["id"].as_i64().unwrap(), 1).await;
     app.shutdown().await;
@@ -106,8 +122,14 @@ async fn several_messages_in_one_pipelined_connection() {
     assert!(c.ehlo().await.contains("PIPELINING"));
     let mut batch = Vec::new();
     for i in 0..3 {
-        batch.extend_from_slice(format!("MAIL FROM:<s@team.example>\r\nRCPT TO:<{a}>\r\nDATA\r\n").as_bytes());
-        batch.extend_from_slice(&common::smtp_client::dot_stuff(&forwarded_mail(&format!("pipe-{i}@x"), &format!("pipelined {i}"), "x")));
+        batch.extend_from_slice(
+            format!("MAIL FROM:<s@team.example>\r\nRCPT TO:<{a}>\r\nDATA\r\n").as_bytes(),
+        );
+        batch.extend_from_slice(&common::smtp_client::dot_stuff(&forwarded_mail(
+            &format!("pipe-{i}@x"),
+            &format!("pipelined {i}"),
+            "x",
+        )));
     }
     c.raw(&batch).await;
     let mut codes = Vec::new();
@@ -140,7 +162,10 @@ JVBERi0xLjQgdGVzdA==\r\n--b--\r\n";
     let doc = app.get(&format!("/api/documents/{}", att["id"])).await;
     assert_eq!(doc.status(), 200);
     assert_eq!(doc.headers()["content-type"], "application/pdf");
-    assert!(doc.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(doc.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
     assert_eq!(doc.bytes().await.unwrap().as_ref(), b"%PDF-1.4 test");
     // Attachment names are searchable.
     app.wait_search("offer", 1).await;
@@ -161,12 +186,20 @@ async fn unknown_and_regenerated_addresses_are_refused_with_550() {
     assert!(r.starts_with("550 5.1.1"), "{r}");
     c.quit().await;
 
-    let r = app.post_json(&format!("/api/cards/{}/archive-address", card["id"]), &Value::Null).await;
+    let r = app
+        .post_json(
+            &format!("/api/cards/{}/archive-address", card["id"]),
+            &Value::Null,
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let new: Value = r.json().await.unwrap();
     assert_ne!(addr(&new), old);
     let r = app.send(&[&old], b"Subject: x\r\n\r\nx\r\n").await;
-    assert!(r.starts_with("550 5.1.1"), "old address must be refused: {r}");
+    assert!(
+        r.starts_with("550 5.1.1"),
+        "old address must be refused: {r}"
+    );
     let r = app.send(&[&addr(&new)], b"Subject: x\r\n\r\nx\r\n").await;
     assert!(r.starts_with("250"), "{r}");
     app.shutdown().await;
@@ -175,12 +208,22 @@ async fn unknown_and_regenerated_addresses_are_refused_with_550() {
 #[tokio::test]
 async fn too_many_recipients_get_452() {
     let app = spawn_app_with(&[("smtp.max_recipients", "2")]).await;
-    let cards = [app.create_card("1").await, app.create_card("2").await, app.create_card("3").await];
+    let cards = [
+        app.create_card("1").await,
+        app.create_card("2").await,
+        app.create_card("3").await,
+    ];
     let mut c = SmtpClient::connect(app.smtp).await;
     c.ehlo().await;
     c.cmd("MAIL FROM:<s@team.example>").await;
-    assert!(c.cmd(&format!("RCPT TO:<{}>", addr(&cards[0]))).await.starts_with("250"));
-    assert!(c.cmd(&format!("RCPT TO:<{}>", addr(&cards[1]))).await.starts_with("250"));
+    assert!(c
+        .cmd(&format!("RCPT TO:<{}>", addr(&cards[0])))
+        .await
+        .starts_with("250"));
+    assert!(c
+        .cmd(&format!("RCPT TO:<{}>", addr(&cards[1])))
+        .await
+        .starts_with("250"));
     let r = c.cmd(&format!("RCPT TO:<{}>", addr(&cards[2]))).await;
     assert!(r.starts_with("452 4.5.3"), "{r}");
     app.shutdown().await;
@@ -199,7 +242,9 @@ async fn oversized_messages_get_552_and_leave_nothing_stored() {
     let r = c.send_mail("s@team.example", &[&a], big.as_bytes()).await;
     assert!(r.starts_with("552 5.3.4"), "actual size: {r}");
     // The session is still usable and nothing was stored.
-    let r = c.send_mail("s@team.example", &[&a], b"Subject: small\r\n\r\nok\r\n").await;
+    let r = c
+        .send_mail("s@team.example", &[&a], b"Subject: small\r\n\r\nok\r\n")
+        .await;
     assert!(r.starts_with("250"), "{r}");
     c.quit().await;
     app.wait_history(card["id"].as_i64().unwrap(), 1).await;
@@ -209,7 +254,11 @@ async fn oversized_messages_get_552_and_leave_nothing_stored() {
 
 #[tokio::test]
 async fn protocol_refusals_have_defined_replies() {
-    let app = spawn_app_with(&[("smtp.max_line_bytes", "600"), ("smtp.max_connections", "1")]).await;
+    let app = spawn_app_with(&[
+        ("smtp.max_line_bytes", "600"),
+        ("smtp.max_connections", "1"),
+    ])
+    .await;
     let mut c = SmtpClient::connect(app.smtp).await;
     assert!(c.greeting.starts_with("220"));
     // The connection cap: a second client is told to come back later.
@@ -217,8 +266,14 @@ async fn protocol_refusals_have_defined_replies() {
     assert!(second.greeting.starts_with("421"), "{}", second.greeting);
     assert!(c.cmd("VRFY someone").await.starts_with("252"));
     assert!(c.cmd("NOOP").await.starts_with("250"));
-    assert!(c.cmd("RCPT TO:<x@y>").await.starts_with("503"), "RCPT before MAIL");
-    assert!(c.cmd(&format!("NOOP {}", "a".repeat(1000))).await.starts_with("500 5.5.2"));
+    assert!(
+        c.cmd("RCPT TO:<x@y>").await.starts_with("503"),
+        "RCPT before MAIL"
+    );
+    assert!(c
+        .cmd(&format!("NOOP {}", "a".repeat(1000)))
+        .await
+        .starts_with("500 5.5.2"));
     assert!(c.cmd("FROB").await.starts_with("500"));
     assert!(c.cmd("RSET").await.starts_with("250"));
     assert!(c.cmd("QUIT").await.starts_with("221"));

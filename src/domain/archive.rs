@@ -90,15 +90,33 @@ mod tests {
         let d = "archive.localhost";
         let code = "0123456789abcdef";
         let want = ArchiveCode::parse(code).unwrap();
-        assert_eq!(ArchiveCode::from_address(&format!("{code}@{d}"), d), Some(want.clone()));
         assert_eq!(
-            ArchiveCode::from_address(&format!("<Quote+{}@ARCHIVE.localhost>", code.to_uppercase()), d),
+            ArchiveCode::from_address(&format!("{code}@{d}"), d),
             Some(want.clone())
         );
-        assert_eq!(ArchiveCode::from_address("O123456789abcdef@archive.localhost", d), Some(want));
-        assert_eq!(ArchiveCode::from_address(&format!("{code}@other.example"), d), None);
-        assert_eq!(ArchiveCode::from_address("short@archive.localhost", d), None);
-        assert_eq!(ArchiveCode::from_address("0123456789abcdeü@archive.localhost", d), None);
+        assert_eq!(
+            ArchiveCode::from_address(
+                &format!("<Quote+{}@ARCHIVE.localhost>", code.to_uppercase()),
+                d
+            ),
+            Some(want.clone())
+        );
+        assert_eq!(
+            ArchiveCode::from_address("O123456789abcdef@archive.localhost", d),
+            Some(want)
+        );
+        assert_eq!(
+            ArchiveCode::from_address(&format!("{code}@other.example"), d),
+            None
+        );
+        assert_eq!(
+            ArchiveCode::from_address("short@archive.localhost", d),
+            None
+        );
+        assert_eq!(
+            ArchiveCode::from_address("0123456789abcdeü@archive.localhost", d),
+            None
+        );
         assert_eq!(ArchiveCode::from_address("no-at-sign", d), None);
     }
 }

@@ -32,12 +32,18 @@ impl Mailbox {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     Smtp,
+    Upload,
+    Import,
+    Imap,
 }
 
 impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Smtp => "smtp",
+            Source::Upload => "upload",
+            Source::Import => "import",
+            Source::Imap => "imap",
         }
     }
 }

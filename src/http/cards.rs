@@ -45,7 +45,9 @@ pub fn clean_title(title: &str) -> Result<String, String> {
         return Err("title must not be empty".into());
     }
     if t.chars().count() > MAX_TITLE_CHARS {
-        return Err(format!("title must be at most {MAX_TITLE_CHARS} characters"));
+        return Err(format!(
+            "title must be at most {MAX_TITLE_CHARS} characters"
+        ));
     }
     if t.chars().any(char::is_control) {
         return Err("title must not contain control characters".into());
@@ -71,8 +73,14 @@ pub async fn create(
 ) -> Result<(StatusCode, axum::Json<CardView>), Error> {
     let title = clean_title(&body.title).map_err(Error::Unprocessable)?;
     let code = fresh_code(&st.store).await?;
-    let card = st.store.create_card(&title, Some(user.id), code.as_str()).await?;
-    Ok((StatusCode::CREATED, axum::Json(CardView::new(card, &st.archive_domain))))
+    let card = st
+        .store
+        .create_card(&title, Some(user.id), code.as_str())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CardView::new(card, &st.archive_domain)),
+    ))
 }
 
 #[derive(Serialize)]

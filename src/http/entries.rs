@@ -87,17 +87,33 @@ pub async fn show(
 }
 
 /// The exact bytes received.
-pub async fn raw(State(st): State<AppState>, _caller: Caller, Path(id): Path<i64>) -> Result<Response, Error> {
-    let sha = st.store.entry_raw_sha(id).await.map_err(not_found("entry"))?;
+pub async fn raw(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    let sha = st
+        .store
+        .entry_raw_sha(id)
+        .await
+        .map_err(not_found("entry"))?;
     let spool = st.spool.clone();
     let bytes = tokio::task::spawn_blocking(move || spool.get(&sha))
         .await
         .map_err(Error::internal)?
         .map_err(Error::internal)?;
-    Ok(download(bytes, "message/rfc822", &format!("entry-{id}.eml")))
+    Ok(download(
+        bytes,
+        "message/rfc822",
+        &format!("entry-{id}.eml"),
+    ))
 }
 
-pub async fn document(State(st): State<AppState>, _caller: Caller, Path(id): Path<i64>) -> Result<Response, Error> {
+pub async fn document(
+    State(st): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
     let doc = st.store.document(id).await.map_err(not_found("document"))?;
     let blobs = st.blobs.clone();
     let sha = doc.sha256.clone();
@@ -105,7 +121,10 @@ pub async fn document(State(st): State<AppState>, _caller: Caller, Path(id): Pat
         .await
         .map_err(Error::internal)?
         .map_err(Error::internal)?;
-    let name = doc.filename.clone().unwrap_or_else(|| format!("document-{id}"));
+    let name = doc
+        .filename
+        .clone()
+        .unwrap_or_else(|| format!("document-{id}"));
     Ok(download(bytes, &doc.content_type, &name))
 }
 
@@ -116,7 +135,13 @@ fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let ascii: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = format!(
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
@@ -128,7 +153,10 @@ fn download(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox; default-src 'none'"),

@@ -4,7 +4,9 @@ mod auth;
 pub mod cards;
 mod entries;
 mod error;
+mod export;
 mod search;
+mod upload;
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,7 +23,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::Caller;
 pub use error::Error;
 
-use crate::ingest::ContentStore;
+use crate::ingest::{ContentStore, Ingest};
 use crate::search::Searcher;
 use crate::store::Store;
 
@@ -32,19 +34,30 @@ pub struct AppState {
     pub spool: ContentStore,
     pub blobs: ContentStore,
     pub archive_domain: String,
+    pub ingest: Ingest,
 }
 
 pub struct HttpLimits {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// Raw messages (uploads) may be as large as SMTP allows.
+    pub max_message_bytes: usize,
 }
 
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     let api = Router::new()
         .route("/cards", get(cards::list).post(cards::create))
         .route("/cards/{id}", get(cards::show))
-        .route("/cards/{id}/archive-address", post(cards::regenerate_address))
+        .route(
+            "/cards/{id}/archive-address",
+            post(cards::regenerate_address),
+        )
         .route("/cards/{id}/history", get(entries::history))
+        .route("/cards/{id}/export", get(export::export))
+        .route(
+            "/cards/{id}/messages",
+            post(upload::upload).layer(DefaultBodyLimit::max(limits.max_message_bytes)),
+        )
         .route("/entries/{id}", get(entries::show))
         .route("/entries/{id}/raw", get(entries::raw))
         .route("/documents/{id}", get(entries::document))

@@ -43,7 +43,9 @@ pub(super) async fn run(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc
                 tracing::error!(error = %e, n = group.len(), "queue commit failed");
                 let msg = e.to_string();
                 for p in group.drain(..) {
-                    let _ = p.reply.send(Err(IngestError::Spool(std::io::Error::other(msg.clone()))));
+                    let _ = p
+                        .reply
+                        .send(Err(IngestError::Spool(std::io::Error::other(msg.clone()))));
                 }
             }
         }

@@ -70,9 +70,36 @@ impl Ingest {
         Ok(self.store.card_id_by_code(code.as_str()).await?)
     }
 
+    /// Routes a message that came without an envelope (IMAP, `import --route`)
+    /// by its headers, then by a `[#code]` in the subject.
+    pub async fn route_by_headers(&self, raw: &[u8]) -> Result<Vec<(i64, String)>, IngestError> {
+        let mut cards: Vec<(i64, String)> = Vec::new();
+        for rcpt in crate::mail::routing_addresses(raw) {
+            if let Some(card) = self.route(&rcpt).await? {
+                if !cards.iter().any(|(c, _)| *c == card) {
+                    cards.push((card, rcpt));
+                }
+            }
+        }
+        if cards.is_empty() {
+            if let Some(code) = crate::mail::subject_code(raw).and_then(|c| ArchiveCode::parse(&c))
+            {
+                if let Some(card) = self.store.card_id_by_code(code.as_str()).await? {
+                    cards.push((card, format!("[#{code}]")));
+                }
+            }
+        }
+        Ok(cards)
+    }
+
     /// Durably accepts a message for the cards its recipients route to.
     /// Returns the queue id. Ok means: bytes fsync'd, queue row committed.
-    pub async fn accept(&self, source: Source, envelope: Envelope, raw: Vec<u8>) -> Result<i64, IngestError> {
+    pub async fn accept(
+        &self,
+        source: Source,
+        envelope: Envelope,
+        raw: Vec<u8>,
+    ) -> Result<i64, IngestError> {
         let mut cards: Vec<(i64, String)> = Vec::new();
         for rcpt in &envelope.rcpt_to {
             if let Some(card) = self.route(rcpt).await? {
@@ -81,6 +108,18 @@ impl Ingest {
                 }
             }
         }
+        self.accept_for(source, envelope, raw, cards).await
+    }
+
+    /// Durably accepts a message for cards the caller already chose (an upload
+    /// to a card, an import with `--card`).
+    pub async fn accept_for(
+        &self,
+        source: Source,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        cards: Vec<(i64, String)>,
+    ) -> Result<i64, IngestError> {
         if cards.is_empty() {
             return Err(IngestError::NoCard);
         }

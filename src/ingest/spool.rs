@@ -17,7 +17,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn is_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -44,7 +46,9 @@ impl ContentStore {
         if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
             sync_dir(parent)?;
         }
-        Ok(ContentStore { root: root.to_owned() })
+        Ok(ContentStore {
+            root: root.to_owned(),
+        })
     }
 
     fn path_of(&self, sha: &str) -> Option<PathBuf> {
@@ -61,10 +65,10 @@ impl ContentStore {
         if path.exists() {
             return Ok((sha, dir));
         }
-        let tmp = self.root.join("tmp").join(format!(
-            "{sha}.{:016x}",
-            rand::random::<u64>()
-        ));
+        let tmp = self
+            .root
+            .join("tmp")
+            .join(format!("{sha}.{:016x}", rand::random::<u64>()));
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;

@@ -123,7 +123,11 @@ impl Worker {
     }
 }
 
-fn prepare(spool: &ContentStore, blobs: &ContentStore, msg: &QueuedMessage) -> Result<Prepared, std::io::Error> {
+fn prepare(
+    spool: &ContentStore,
+    blobs: &ContentStore,
+    msg: &QueuedMessage,
+) -> Result<Prepared, std::io::Error> {
     let raw = spool.get(&msg.sha256)?;
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
         .map(|d| d.timestamp())
@@ -145,11 +149,7 @@ fn prepare(spool: &ContentStore, blobs: &ContentStore, msg: &QueuedMessage) -> R
             });
         }
         // The same mail forwarded twice is one entry per card.
-        let dedup_key = match (&e.message_id, several) {
-            (Some(id), _) => format!("mid:{id}"),
-            (None, false) => format!("sha:{}", msg.sha256),
-            (None, true) => format!("sha:{}:{i}", msg.sha256),
-        };
+        let dedup_key = mail::dedup_key(e.message_id.as_deref(), &msg.sha256, several.then_some(i));
         for &card_id in &msg.card_ids {
             entries.push(NewEmailEntry {
                 card_id,

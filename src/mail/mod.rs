@@ -1,6 +1,8 @@
 //! Turning raw bytes into history entries. A pure function of the stored bytes,
 //! so reprocessing after a crash and reindexing give the same result.
 
+pub mod mbox;
+
 use mail_parser::{Address, MessageParser, MimeHeaders};
 
 use crate::domain::Mailbox;
@@ -38,7 +40,12 @@ pub fn extract(raw: &[u8]) -> Vec<MailEntry> {
     };
     let body_text = msg
         .body_text(0)
-        .map(|b| b.replace("\r\n", "\n").chars().take(MAX_BODY_CHARS).collect())
+        .map(|b| {
+            b.replace("\r\n", "\n")
+                .chars()
+                .take(MAX_BODY_CHARS)
+                .collect()
+        })
         .unwrap_or_default();
     vec![MailEntry {
         from: msg.from().and_then(|a| mailboxes(a).into_iter().next()),
@@ -79,8 +86,14 @@ fn unparseable(raw: &[u8]) -> MailEntry {
 pub fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
     a.iter()
         .map(|addr| Mailbox {
-            name: addr.name().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-            address: addr.address().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()),
+            name: addr
+                .name()
+                .map(|n| n.trim().to_owned())
+                .filter(|n| !n.is_empty()),
+            address: addr
+                .address()
+                .map(|a| a.trim().to_owned())
+                .filter(|a| !a.is_empty()),
         })
         .filter(|m| m.name.is_some() || m.address.is_some())
         .collect()
@@ -131,5 +144,88 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--x--\r\n";
         for raw in [&b""[..], b"\0\0\xff\xfe", b"Subject: \xff\r\n\r\n\xc3"] {
             assert_eq!(extract(raw).len(), 1);
         }
+    }
+}
+
+/// Addresses a message may have been delivered to, in routing order:
+/// Delivered-To, X-Original-To, To, Cc. Used where there is no SMTP envelope
+/// (a shared IMAP mailbox, an mbox import).
+pub fn routing_addresses(raw: &[u8]) -> Vec<String> {
+    let Some(msg) = MessageParser::default().parse_headers(raw) else {
+        return vec![];
+    };
+    let mut out: Vec<String> = Vec::new();
+    for name in ["Delivered-To", "X-Original-To", "To", "Cc"] {
+        for h in msg
+            .headers()
+            .iter()
+            .filter(|h| h.name().eq_ignore_ascii_case(name))
+        {
+            let value = h.value();
+            if let Some(a) = value.as_address() {
+                out.extend(a.iter().filter_map(|x| x.address().map(str::to_owned)));
+            } else if let Some(t) = value.as_text() {
+                out.extend(t.split(',').map(|s| {
+                    s.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_owned()
+                }));
+            }
+        }
+    }
+    out.retain(|a| a.contains('@'));
+    out.dedup();
+    out
+}
+
+/// A card code written in the subject as `[#code]`, for forwarders who cannot
+/// change the recipient of a shared mailbox.
+pub fn subject_code(raw: &[u8]) -> Option<String> {
+    let msg = MessageParser::default().parse_headers(raw)?;
+    let subject = msg.subject()?;
+    let start = subject.find("[#")? + 2;
+    let end = subject[start..].find(']')? + start;
+    Some(subject[start..end].trim().to_owned())
+}
+
+/// The Message-ID of the outer message (for a cheap duplicate check).
+pub fn message_id(raw: &[u8]) -> Option<String> {
+    MessageParser::default()
+        .parse_headers(raw)?
+        .message_id()
+        .map(str::to_owned)
+}
+
+/// The per-card deduplication key: the Message-ID, or the hash of the raw bytes
+/// (with the part number when one message yields several entries).
+pub fn dedup_key(message_id: Option<&str>, raw_sha256: &str, part: Option<usize>) -> String {
+    match (message_id, part) {
+        (Some(id), _) => format!("mid:{id}"),
+        (None, None) => format!("sha:{raw_sha256}"),
+        (None, Some(i)) => format!("sha:{raw_sha256}:{i}"),
+    }
+}
+
+#[cfg(test)]
+mod routing_tests {
+    use super::*;
+
+    #[test]
+    fn routing_addresses_follow_header_order() {
+        let raw = b"To: \"A\" <a@x.example>, b@x.example\r\nDelivered-To: d@x.example\r\n\
+X-Original-To: o@x.example\r\nCc: c@x.example\r\nSubject: Re: offer [#abc123]\r\n\r\nbody";
+        assert_eq!(
+            routing_addresses(raw),
+            [
+                "d@x.example",
+                "o@x.example",
+                "a@x.example",
+                "b@x.example",
+                "c@x.example"
+            ]
+        );
+        assert_eq!(subject_code(raw).as_deref(), Some("abc123"));
+        assert_eq!(subject_code(b"Subject: [#\r\n\r\n"), None);
     }
 }

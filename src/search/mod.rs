@@ -16,7 +16,10 @@ use tantivy::{Index, IndexReader, ReloadPolicy};
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     #[error("search index at {path}: {source}")]
-    Open { path: String, source: tantivy::TantivyError },
+    Open {
+        path: String,
+        source: tantivy::TantivyError,
+    },
     #[error(
         "the search index at {0} is locked by another process (is dossier already running? stop it before `dossier reindex`)"
     )]

@@ -62,7 +62,10 @@ impl Schema {
         let from = b.add_text_field("from", text(false));
         let to = b.add_text_field("to", text(false));
         let attachments = b.add_text_field("attachment", text(false));
-        let occurred_at = b.add_date_field("occurred_at", tantivy::schema::INDEXED | tantivy::schema::FAST);
+        let occurred_at = b.add_date_field(
+            "occurred_at",
+            tantivy::schema::INDEXED | tantivy::schema::FAST,
+        );
         let from_json = b.add_text_field("from_json", STORED);
         let date = b.add_text_field("date", STORED);
         Schema {
@@ -83,7 +86,13 @@ impl Schema {
 
     /// Fields a bare query word searches.
     pub fn default_fields(&self) -> Vec<Field> {
-        vec![self.subject, self.body, self.from, self.to, self.attachments]
+        vec![
+            self.subject,
+            self.body,
+            self.from,
+            self.to,
+            self.attachments,
+        ]
     }
 }
 
@@ -122,7 +131,11 @@ impl IndexDoc {
             body: e.body_text.clone(),
             from: e.from.as_ref().map(|m| m.display()).unwrap_or_default(),
             to: e.to.iter().chain(&e.cc).map(|m| m.display()).collect(),
-            attachments: e.documents.iter().filter_map(|d| d.filename.clone()).collect(),
+            attachments: e
+                .documents
+                .iter()
+                .filter_map(|d| d.filename.clone())
+                .collect(),
             occurred_at: e.occurred_at,
             from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
             date: e.date.clone(),
@@ -143,7 +156,10 @@ impl IndexDoc {
         for a in &self.attachments {
             d.add_text(s.attachments, a);
         }
-        d.add_date(s.occurred_at, DateTime::from_timestamp_secs(self.occurred_at));
+        d.add_date(
+            s.occurred_at,
+            DateTime::from_timestamp_secs(self.occurred_at),
+        );
         d.add_text(s.from_json, &self.from_json);
         if let Some(date) = &self.date {
             d.add_text(s.date, date);

@@ -63,7 +63,10 @@ pub struct IndexWriterTask {
 impl IndexWriterTask {
     /// Starts the writer thread. It stops, after a last commit, once every
     /// `IndexHandle` is dropped.
-    pub fn spawn(index: &SearchIndex, memory_bytes: usize) -> Result<(IndexHandle, Self), IndexError> {
+    pub fn spawn(
+        index: &SearchIndex,
+        memory_bytes: usize,
+    ) -> Result<(IndexHandle, Self), IndexError> {
         let writer: IndexWriter = index.index.writer(memory_bytes).map_err(|e| match e {
             tantivy::TantivyError::LockFailure(..) => {
                 IndexError::Locked(format!("{:?}", index.index.directory()))
@@ -83,7 +86,11 @@ impl IndexWriterTask {
     }
 }
 
-fn writer_loop(index: SearchIndex, mut writer: IndexWriter, mut rx: mpsc::UnboundedReceiver<Request>) {
+fn writer_loop(
+    index: SearchIndex,
+    mut writer: IndexWriter,
+    mut rx: mpsc::UnboundedReceiver<Request>,
+) {
     let s = &index.schema;
     while let Some(first) = rx.blocking_recv() {
         let mut waiting = Vec::new();
@@ -111,7 +118,12 @@ fn writer_loop(index: SearchIndex, mut writer: IndexWriter, mut rx: mpsc::Unboun
     tracing::debug!("index writer stopped");
 }
 
-fn apply(writer: &IndexWriter, s: &super::Schema, op: Op, applied: &mut usize) -> Result<(), String> {
+fn apply(
+    writer: &IndexWriter,
+    s: &super::Schema,
+    op: Op,
+    applied: &mut usize,
+) -> Result<(), String> {
     match op {
         Op::Upsert(docs) => {
             for d in docs {

@@ -76,6 +76,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// Frames lines here rather than with smtp-proto's `RequestReceiver`,
+    /// whose limit is a fixed 4096: `max_line_bytes` must be honoured and an
+    /// over-long line answered once, then skipped to its LF.
     fn next_buffered(&mut self) -> Option<Input> {
         loop {
             let avail = &self.inbuf[self.pos..];

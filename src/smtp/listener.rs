@@ -78,7 +78,10 @@ pub async fn serve<D: Delivery>(
             log_join(joined);
         }
     };
-    if tokio::time::timeout(config.shutdown_grace, drain).await.is_err() {
+    if tokio::time::timeout(config.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
         warn!(
             sessions = sessions.len(),
             "shutdown grace period over; aborting sessions"

@@ -3,8 +3,8 @@
 //! them from enhanced status codes.
 
 use smtp_proto::{
-    EhloResponse, Response, EXT_8BIT_MIME, EXT_CHUNKING, EXT_ENHANCED_STATUS_CODES,
-    EXT_PIPELINING, EXT_SIZE, EXT_SMTP_UTF8,
+    EhloResponse, Response, EXT_8BIT_MIME, EXT_CHUNKING, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING,
+    EXT_SIZE, EXT_SMTP_UTF8,
 };
 
 /// Longest free text (client-supplied addresses, delivery error texts) put in a reply.
@@ -85,7 +85,10 @@ mod tests {
             "ENHANCEDSTATUSCODES",
             "CHUNKING",
         ] {
-            assert!(text.contains(&format!("{ext}\r\n")), "{ext} missing: {text}");
+            assert!(
+                text.contains(&format!("{ext}\r\n")),
+                "{ext} missing: {text}"
+            );
         }
         assert!(!text.contains("STARTTLS") && !text.contains("AUTH"));
         let last = text.trim_end().lines().last().unwrap();

@@ -13,7 +13,12 @@ pub struct Card {
 const CARD_COLS: &str = "id, title, owner_id, status, created_at, archive_code";
 
 impl Store {
-    pub async fn create_card(&self, title: &str, owner_id: Option<i64>, code: &str) -> Result<Card> {
+    pub async fn create_card(
+        &self,
+        title: &str,
+        owner_id: Option<i64>,
+        code: &str,
+    ) -> Result<Card> {
         Ok(sqlx::query_as(&format!(
             "INSERT INTO cards (title, owner_id, status, created_at, archive_code)
              VALUES (?, ?, 'open', ?, ?) RETURNING {CARD_COLS}"
@@ -50,10 +55,12 @@ impl Store {
 
     /// The card a live archive code routes to; retired codes route nowhere.
     pub async fn card_id_by_code(&self, code: &str) -> Result<Option<i64>> {
-        Ok(sqlx::query_scalar("SELECT id FROM cards WHERE archive_code = ?")
-            .bind(code)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM cards WHERE archive_code = ?")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// Replaces the card's code; the old one is retired for good.

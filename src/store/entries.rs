@@ -121,6 +121,23 @@ impl EntryRow {
     }
 }
 
+async fn link(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    message: i64,
+    entry: i64,
+    duplicate: bool,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO message_entries (message_id, entry_id, duplicate) VALUES (?, ?, ?)",
+    )
+    .bind(message)
+    .bind(entry)
+    .bind(duplicate)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Stores the entries of one message in one transaction. Idempotent: a
     /// (card, dedup key) pair already present is not stored twice.
@@ -162,10 +179,12 @@ impl Store {
                 .bind(&e.dedup_key)
                 .fetch_one(&mut *tx)
                 .await?;
-                out.push(if row == Some(e.message_row) {
-                    StoredEntry::Existing(id)
-                } else {
+                let duplicate = row != Some(e.message_row);
+                link(&mut tx, e.message_row, id, duplicate).await?;
+                out.push(if duplicate {
                     StoredEntry::Duplicate(id)
+                } else {
+                    StoredEntry::Existing(id)
                 });
                 continue;
             };
@@ -184,6 +203,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            link(&mut tx, e.message_row, id, false).await?;
             out.push(StoredEntry::Inserted(id));
         }
         for id in messages {
@@ -197,11 +217,12 @@ impl Store {
     }
 
     pub async fn entry(&self, id: i64) -> Result<Entry> {
-        let row: EntryRow = sqlx::query_as(&format!("SELECT {ENTRY_COLS} FROM entries WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row: EntryRow =
+            sqlx::query_as(&format!("SELECT {ENTRY_COLS} FROM entries WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or(StoreError::NotFound)?;
         let docs = self.entry_documents(id).await?;
         row.into_entry(docs)
     }
@@ -226,7 +247,12 @@ impl Store {
     }
 
     /// A card's history, newest first.
-    pub async fn history(&self, card_id: i64, limit: i64, offset: i64) -> Result<(i64, Vec<Entry>)> {
+    pub async fn history(
+        &self,
+        card_id: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<Entry>)> {
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE card_id = ?")
             .bind(card_id)
             .fetch_one(&self.pool)
@@ -280,5 +306,29 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)
+    }
+}
+
+impl Store {
+    /// The entries a message produced (or duplicated), with the duplicate flag.
+    pub async fn message_entries(&self, message: i64) -> Result<Vec<(i64, bool)>> {
+        Ok(sqlx::query_as(
+            "SELECT entry_id, duplicate FROM message_entries WHERE message_id = ? ORDER BY entry_id",
+        )
+        .bind(message)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// True when the card already has an entry with this dedup key.
+    pub async fn has_entry(&self, card_id: i64, dedup_key: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM entries WHERE card_id = ? AND dedup_key = ?",
+        )
+        .bind(card_id)
+        .bind(dedup_key)
+        .fetch_one(&self.pool)
+        .await?
+            > 0)
     }
 }

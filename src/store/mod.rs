@@ -8,7 +8,7 @@ mod users;
 
 pub use cards::Card;
 pub use entries::{Document, Entry, NewDocument, NewEmailEntry, StoredEntry};
-pub use queue::{NewMessage, QueuedMessage};
+pub use queue::{MessageRef, NewMessage, QueuedMessage};
 pub use users::User;
 
 use std::path::Path;

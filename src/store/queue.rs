@@ -131,10 +131,45 @@ impl Store {
     }
 
     pub async fn pending_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE state IN ('queued', 'stored')",
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE state IN ('queued', 'stored')")
+                .fetch_one(&self.pool)
+                .await?,
         )
-        .fetch_one(&self.pool)
+    }
+}
+
+impl Store {
+    /// The queue state of a message (`queued`, `stored`, `done`, `failed`).
+    pub async fn message_state(&self, id: i64) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM messages WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+/// A stored message as an export needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRef {
+    pub id: i64,
+    pub sha256: String,
+    pub mail_from: Option<String>,
+    pub received_at: String,
+}
+
+impl Store {
+    /// The distinct messages behind a card's email entries, oldest first.
+    pub async fn card_messages(&self, card_id: i64) -> Result<Vec<MessageRef>> {
+        Ok(sqlx::query_as(
+            "SELECT DISTINCT m.id, m.sha256, m.mail_from, m.received_at
+             FROM entries e JOIN messages m ON m.id = e.message_row
+             WHERE e.card_id = ? ORDER BY m.id",
+        )
+        .bind(card_id)
+        .fetch_all(&self.pool)
         .await?)
     }
 }

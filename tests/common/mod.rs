@@ -46,8 +46,14 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = test_config(dir.path(), extra);
     let running = app::start(config).await.expect("app starts");
-    let token_path = running.admin_token_path.clone().expect("first start creates an admin");
-    let token = std::fs::read_to_string(token_path).unwrap().trim().to_owned();
+    let token_path = running
+        .admin_token_path
+        .clone()
+        .expect("first start creates an admin");
+    let token = std::fs::read_to_string(token_path)
+        .unwrap()
+        .trim()
+        .to_owned();
     TestApp {
         http: running.http_addr,
         smtp: running.smtp_addr,
@@ -97,7 +103,9 @@ impl TestApp {
     }
 
     pub async fn create_card(&self, title: &str) -> Value {
-        let r = self.post_json("/api/cards", &serde_json::json!({ "title": title })).await;
+        let r = self
+            .post_json("/api/cards", &serde_json::json!({ "title": title }))
+            .await;
         assert_eq!(r.status(), 201);
         r.json().await.unwrap()
     }
@@ -181,7 +189,10 @@ impl TestApp {
             .await
             .unwrap();
         let token = dossier::domain::ApiToken::generate();
-        store.create_user(email, None, admin, &token.hash()).await.unwrap();
+        store
+            .create_user(email, None, admin, &token.hash())
+            .await
+            .unwrap();
         store.close().await;
         token.expose().to_owned()
     }

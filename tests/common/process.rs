@@ -6,7 +6,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn dossier(dir: &Path) -> Command {
@@ -21,7 +25,11 @@ pub fn dossier(dir: &Path) -> Command {
 
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("run dossier");
-    assert!(out.status.success(), "dossier failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "dossier failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -44,7 +52,12 @@ impl ServerProcess {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn dossier");
-        let server = ServerProcess { child, http, smtp, log };
+        let server = ServerProcess {
+            child,
+            http,
+            smtp,
+            log,
+        };
         let client = reqwest::Client::new();
         for _ in 0..400 {
             if let Ok(r) = client.get(format!("http://{http}/healthz")).send().await {
@@ -54,11 +67,17 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("server did not come up: {}", std::fs::read_to_string(&server.log).unwrap_or_default());
+        panic!(
+            "server did not come up: {}",
+            std::fs::read_to_string(&server.log).unwrap_or_default()
+        );
     }
 
     pub fn sigterm(&self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
     }
 
     pub fn sigkill(&mut self) {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use super::*;
 
 #[tokio::test]
@@ -24,12 +26,18 @@ async fn recipient_verdicts_and_limits() {
         // Duplicates collapse (case-insensitively) and do not use up the limit.
         assert_code(&c.cmd("RCPT TO:<X@Archive.Test>").await, "250 2.1.5");
         assert_code(&c.cmd("RCPT TO:<y@archive.test>").await, "250 2.1.5");
-        assert_eq!(c.cmd("RCPT TO:<z@archive.test>").await, "452 4.5.3 Too many recipients\r\n");
+        assert_eq!(
+            c.cmd("RCPT TO:<z@archive.test>").await,
+            "452 4.5.3 Too many recipients\r\n"
+        );
         assert_code(&c.cmd("DATA").await, "354");
         assert_code(&c.cmd("hi\r\n.").await, "250");
     };
     tokio::join!(session, client);
-    assert_eq!(delivery.messages()[0].0.rcpt_to, ["x@archive.test", "y@archive.test"]);
+    assert_eq!(
+        delivery.messages()[0].0.rcpt_to,
+        ["x@archive.test", "y@archive.test"]
+    );
 }
 
 #[tokio::test]
@@ -119,7 +127,8 @@ async fn overlong_line_is_refused_and_skipped() {
         // Line arriving in pieces, the limit is hit before its end is seen.
         c.send(format!("MAIL FROM:<{}", "y".repeat(3000))).await;
         assert_eq!(c.reply().await, "500 5.5.2 Line too long\r\n");
-        c.send(format!("{}@example.org>\r\n", "y".repeat(3000))).await;
+        c.send(format!("{}@example.org>\r\n", "y".repeat(3000)))
+            .await;
         assert_eq!(c.cmd("NOOP").await, "250 2.0.0 Ok\r\n");
         // 512 bytes including CRLF is allowed.
         let max = format!("NOOP {}", "z".repeat(512 - 7));
@@ -139,7 +148,10 @@ async fn idle_timeout_closes_with_421() {
     let client = async move {
         c.ehlo().await;
         let started = tokio::time::Instant::now();
-        assert_eq!(c.reply().await, "421 4.4.2 mx.test Error: timeout exceeded\r\n");
+        assert_eq!(
+            c.reply().await,
+            "421 4.4.2 mx.test Error: timeout exceeded\r\n"
+        );
         assert!(started.elapsed() >= Duration::from_secs(30));
         c.expect_eof().await;
     };
@@ -169,8 +181,14 @@ async fn idle_timeout_applies_inside_data() {
 #[tokio::test]
 async fn delivery_failures_map_to_451_and_554() {
     for (fail, expected) in [
-        (Fail::Temporary, "451 4.3.0 Temporary failure: disk full\r\n"),
-        (Fail::Permanent, "554 5.6.0 Message rejected: not an archive\r\n"),
+        (
+            Fail::Temporary,
+            "451 4.3.0 Temporary failure: disk full\r\n",
+        ),
+        (
+            Fail::Permanent,
+            "554 5.6.0 Message rejected: not an archive\r\n",
+        ),
     ] {
         let (delivery, config) = (TestDelivery::failing(fail), config());
         let (mut c, session) = start(&delivery, &config);
@@ -224,7 +242,7 @@ async fn garbage_input_never_panics() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let byte = if state % 3 == 0 {
+        let byte = if state.is_multiple_of(3) {
             (state >> 24) as u8
         } else {
             alphabet[(state >> 32) as usize % alphabet.len()]
@@ -234,15 +252,21 @@ async fn garbage_input_never_panics() {
     let (mut c, session) = start(&delivery, &config);
     let client = async move {
         assert_code(&c.reply().await, "220");
-        c.send("EHLO x\r\n").await;
-        c.send(&noise).await;
-        c.send("\r\nRSET\r\nQUIT\r\n").await;
-        drop(c.writer);
-        // Drain replies until the server closes.
-        let mut sink = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut c.reader, &mut sink)
-            .await
-            .unwrap();
+        let Client { reader, mut writer } = c;
+        // Write and read concurrently: the replies alone could fill the pipe.
+        let write = async move {
+            writer.write_all(b"EHLO x\r\n").await.unwrap();
+            writer.write_all(&noise).await.unwrap();
+            writer.write_all(b"\r\nRSET\r\nQUIT\r\n").await.unwrap();
+        };
+        let read = async move {
+            let mut reader = reader;
+            let mut sink = Vec::new();
+            reader.read_to_end(&mut sink).await.unwrap();
+            // The session resynchronised: the trailing commands were executed.
+            assert!(sink.ends_with(b"250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n"));
+        };
+        tokio::join!(write, read);
     };
     tokio::join!(session, client);
 }

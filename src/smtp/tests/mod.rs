@@ -74,6 +74,8 @@ fn peer() -> SocketAddr {
 fn config() -> SmtpConfig {
     SmtpConfig {
         hostname: "mx.test".into(),
+        // A broken test fails in seconds instead of hanging for the 300 s default.
+        idle_timeout: std::time::Duration::from_secs(10),
         ..SmtpConfig::default()
     }
 }
@@ -164,5 +166,8 @@ fn start_with_shutdown<'a>(
         reader: BufReader::new(reader),
         writer,
     };
-    (client, run_session(server, peer(), delivery, config, shutdown))
+    (
+        client,
+        run_session(server, peer(), delivery, config, shutdown),
+    )
 }

@@ -18,12 +18,24 @@ async fn full_transaction() {
             "ENHANCEDSTATUSCODES",
             "CHUNKING",
         ] {
-            assert!(ehlo.contains(&format!("250-{ext}\r\n")) || ehlo.contains(&format!("250 {ext}\r\n")));
+            assert!(
+                ehlo.contains(&format!("250-{ext}\r\n"))
+                    || ehlo.contains(&format!("250 {ext}\r\n"))
+            );
         }
-        assert!(!ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"), "{ehlo}");
-        c.envelope("sender@example.org", &["list@archive.test", "other@archive.test"])
-            .await;
-        assert_eq!(c.cmd("DATA").await, "354 End data with <CR><LF>.<CR><LF>\r\n");
+        assert!(
+            !ehlo.contains("STARTTLS") && !ehlo.contains("AUTH"),
+            "{ehlo}"
+        );
+        c.envelope(
+            "sender@example.org",
+            &["list@archive.test", "other@archive.test"],
+        )
+        .await;
+        assert_eq!(
+            c.cmd("DATA").await,
+            "354 End data with <CR><LF>.<CR><LF>\r\n"
+        );
         c.send("Subject: hi\r\n\r\nbody\r\n.\r\n").await;
         assert_code(&c.reply().await, "250 2.0.0 Ok: queued as ");
         assert_eq!(c.cmd("QUIT").await, "221 2.0.0 Bye\r\n");
@@ -36,7 +48,10 @@ async fn full_transaction() {
     let (envelope, body) = &messages[0];
     assert_eq!(envelope.helo, "client.test");
     assert_eq!(envelope.mail_from, "sender@example.org");
-    assert_eq!(envelope.rcpt_to, ["list@archive.test", "other@archive.test"]);
+    assert_eq!(
+        envelope.rcpt_to,
+        ["list@archive.test", "other@archive.test"]
+    );
     assert_eq!(envelope.peer, peer());
     assert_eq!(body, b"Subject: hi\r\n\r\nbody\r\n");
 }
@@ -132,7 +147,8 @@ async fn several_messages_per_connection() {
         c.ehlo().await;
         let mut ids = Vec::new();
         for i in 0..3 {
-            c.envelope(&format!("s{i}@example.org"), &["x@archive.test"]).await;
+            c.envelope(&format!("s{i}@example.org"), &["x@archive.test"])
+                .await;
             assert_code(&c.cmd("DATA").await, "354");
             let reply = c.cmd(&format!("message {i}\r\n.")).await;
             assert_code(&reply, "250 2.0.0 Ok: queued as ");
@@ -170,7 +186,10 @@ async fn bdat_chunks_and_no_mixing_with_data() {
         assert_code(&c.reply().await, "250 2.0.0 Ok: queued as");
     };
     tokio::join!(session, client);
-    assert_eq!(delivery.bodies(), [b"hello world\r\n".to_vec(), b"abc".to_vec()]);
+    assert_eq!(
+        delivery.bodies(),
+        [b"hello world\r\n".to_vec(), b"abc".to_vec()]
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,89 @@
+//! `POST /api/cards/{id}/messages`: a raw `.eml` through the same ingest path
+//! as SMTP (spool, queue, worker, dedup).
+
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::cards::load_card;
+use super::entries::EntryView;
+use super::error::extract::Path;
+use super::{AppState, Caller, Error};
+use crate::domain::Source;
+use crate::ingest::Envelope;
+
+/// How long the request waits for the worker before answering 202.
+const WAIT_FOR_ENTRY: Duration = Duration::from_secs(5);
+
+pub async fn upload(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(card_id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    if !mime.eq_ignore_ascii_case("message/rfc822") {
+        return Err(Error::UnsupportedMediaType(
+            "expected Content-Type: message/rfc822 with the raw message as the body".into(),
+        ));
+    }
+    if body.is_empty() {
+        return Err(Error::Unprocessable("the message is empty".into()));
+    }
+    let card = load_card(&st, card_id).await?;
+    let envelope = Envelope {
+        mail_from: user.email.clone(),
+        helo: String::new(),
+        peer: format!("http upload by user {}", user.id),
+        rcpt_to: vec![],
+    };
+    let queue_id = st
+        .ingest
+        .accept_for(
+            Source::Upload,
+            envelope,
+            body.to_vec(),
+            vec![(card.id, format!("upload:{}", card.id))],
+        )
+        .await
+        .map_err(Error::internal)?;
+
+    // Usually the worker is done within milliseconds; answer with the entry then.
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_ENTRY;
+    loop {
+        match st.store.message_state(queue_id).await?.as_deref() {
+            Some("done") => break,
+            Some("failed") => {
+                return Err(Error::Unprocessable(
+                    "the message could not be processed".into(),
+                ))
+            }
+            _ if tokio::time::Instant::now() >= deadline => {
+                let body = json!({"queue_id": queue_id, "status": "queued"});
+                return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let links = st.store.message_entries(queue_id).await?;
+    let Some(&(entry_id, duplicate)) = links.first() else {
+        return Err(Error::internal("processed message has no entry"));
+    };
+    let entry = st.store.entry(entry_id).await?;
+    // 201 for a new entry; 200 when this mail was already on the card.
+    let status = if duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, axum::Json(EntryView::from(entry))).into_response())
+}

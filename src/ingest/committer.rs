@@ -1,12 +1,11 @@
 //! Group commit: every message waiting when a commit starts shares it, so one
 //! directory fsync and one SQLite transaction serve many SMTP sessions.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::spool::Staged;
 use super::{ContentStore, IngestError};
 use crate::store::{NewMessage, Store};
 
@@ -14,16 +13,23 @@ const MAX_GROUP: usize = 512;
 
 pub(super) struct Pending {
     pub message: NewMessage,
-    /// The spool directory holding the new file; synced before the commit.
-    pub dir: PathBuf,
+    /// The raw bytes, written but not yet durable; published before the commit.
+    pub staged: Option<Staged>,
     pub reply: oneshot::Sender<Result<i64, IngestError>>,
 }
 
-pub(super) async fn run(store: Store, mut rx: mpsc::Receiver<Pending>, wake: Arc<Notify>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
+pub(super) async fn run(
+    store: Store,
+    spool: ContentStore,
+    mut rx: mpsc::Receiver<Pending>,
+    wake: Arc<Notify>,
+) {
+    let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let dirs: BTreeSet<PathBuf> = group.iter().map(|p| p.dir.clone()).collect();
-        let synced = tokio::task::spawn_blocking(move || ContentStore::sync_dirs(&dirs))
+        // Files first, then the rows that point at them.
+        let staged: Vec<Staged> = group.iter_mut().filter_map(|p| p.staged.take()).collect();
+        let sp = spool.clone();
+        let synced = tokio::task::spawn_blocking(move || sp.publish(&staged))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))
             .and_then(|r| r);

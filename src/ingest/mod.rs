@@ -52,7 +52,12 @@ impl Ingest {
     /// worker picks new messages up at once.
     pub fn start(store: Store, spool: ContentStore, domain: String, wake: Arc<Notify>) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(committer::run(store.clone(), rx, wake.clone()));
+        tokio::spawn(committer::run(
+            store.clone(),
+            spool.clone(),
+            rx,
+            wake.clone(),
+        ));
         Ingest {
             store,
             spool,
@@ -125,13 +130,13 @@ impl Ingest {
         }
         let size = raw.len() as i64;
         let spool = self.spool.clone();
-        let (sha256, dir) = tokio::task::spawn_blocking(move || spool.put(&raw))
+        let staged = tokio::task::spawn_blocking(move || spool.stage(&raw))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
         let (reply, rx) = oneshot::channel();
         let pending = committer::Pending {
             message: NewMessage {
-                sha256,
+                sha256: staged.sha.clone(),
                 size,
                 source: source.as_str(),
                 mail_from: envelope.mail_from,
@@ -139,7 +144,7 @@ impl Ingest {
                 peer: envelope.peer,
                 cards,
             },
-            dir,
+            staged: Some(staged),
             reply,
         };
         self.committer

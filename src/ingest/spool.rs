@@ -7,6 +7,28 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+/// A file written by `stage`, made durable by `publish`.
+#[derive(Debug)]
+pub struct Staged {
+    pub sha: String,
+    /// None when the content was already stored.
+    tmp: Option<PathBuf>,
+    path: PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+fn syncfs(path: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = File::open(path)?;
+    // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+    // Since Linux 5.8 it reports writeback errors of the filesystem.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ContentStore {
     root: PathBuf,
@@ -55,15 +77,20 @@ impl ContentStore {
         is_digest(sha).then(|| self.root.join(&sha[..2]).join(sha))
     }
 
-    /// Writes `bytes` (fsync'd, then renamed into place) unless already present.
-    /// Returns the digest and the directory the caller must sync before the
-    /// file's name is durable; `put_durable` does both.
-    pub fn put(&self, bytes: &[u8]) -> io::Result<(String, PathBuf)> {
+    /// Writes `bytes` to a temp file, not yet durable and not yet visible
+    /// under its digest; `publish` makes a group of staged files durable with
+    /// a constant number of disk flushes. Nothing is written if the content
+    /// is already stored.
+    pub fn stage(&self, bytes: &[u8]) -> io::Result<Staged> {
         let sha = sha256_hex(bytes);
         let path = self.path_of(&sha).expect("a fresh digest is valid");
-        let dir = path.parent().expect("fan-out dir").to_owned();
         if path.exists() {
-            return Ok((sha, dir));
+            // Only published (hence durable) files ever carry a digest name.
+            return Ok(Staged {
+                sha,
+                tmp: None,
+                path,
+            });
         }
         let tmp = self
             .root
@@ -71,23 +98,66 @@ impl ContentStore {
             .join(format!("{sha}.{:016x}", rand::random::<u64>()));
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, &path)?;
-        Ok((sha, dir))
+        Ok(Staged {
+            sha,
+            tmp: Some(tmp),
+            path,
+        })
     }
 
+    /// Group commit for files: flush the data of every staged file, move them
+    /// to their digest names, flush the directories. When this returns Ok, all
+    /// of them survive a crash or power loss.
+    pub fn publish(&self, staged: &[Staged]) -> io::Result<()> {
+        let pending: Vec<&Staged> = staged.iter().filter(|s| s.tmp.is_some()).collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.flush_data(&pending)?;
+        let mut dirs = std::collections::BTreeSet::new();
+        for s in &pending {
+            let tmp = s.tmp.as_ref().expect("filtered");
+            if s.path.exists() {
+                // Published meanwhile by another message with the same content.
+                let _ = fs::remove_file(tmp);
+            } else {
+                fs::rename(tmp, &s.path)?;
+                dirs.insert(s.path.parent().expect("fan-out dir").to_owned());
+            }
+        }
+        self.flush_dirs(&dirs)
+    }
+
+    /// Stores `bytes` durably on its own; returns the digest.
     pub fn put_durable(&self, bytes: &[u8]) -> io::Result<String> {
-        let (sha, dir) = self.put(bytes)?;
-        sync_dir(&dir)?;
-        Ok(sha)
+        let staged = self.stage(bytes)?;
+        self.publish(std::slice::from_ref(&staged))?;
+        Ok(staged.sha)
     }
 
-    pub fn sync_dirs<'a>(dirs: impl IntoIterator<Item = &'a PathBuf>) -> io::Result<()> {
-        for d in dirs {
-            sync_dir(d)?;
+    /// One `syncfs` flushes every file at once (a single device flush) where
+    /// per-file fsyncs would flush once each.
+    #[cfg(target_os = "linux")]
+    fn flush_data(&self, _files: &[&Staged]) -> io::Result<()> {
+        syncfs(&self.root)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn flush_data(&self, files: &[&Staged]) -> io::Result<()> {
+        for s in files {
+            File::open(s.tmp.as_ref().expect("pending"))?.sync_all()?;
         }
         Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    fn flush_dirs(&self, _dirs: &std::collections::BTreeSet<PathBuf>) -> io::Result<()> {
+        syncfs(&self.root)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn flush_dirs(&self, dirs: &std::collections::BTreeSet<PathBuf>) -> io::Result<()> {
+        dirs.iter().try_for_each(|d| sync_dir(d))
     }
 
     pub fn get(&self, sha: &str) -> io::Result<Vec<u8>> {

@@ -2,13 +2,12 @@
 //! documents, and indexes them. Every step is idempotent, so a message that was
 //! being processed during a crash is simply processed again at start-up.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use super::spool::Staged;
 use super::ContentStore;
 use crate::mail;
 use crate::search::{IndexDoc, IndexError, IndexHandle};
@@ -37,7 +36,8 @@ pub struct Worker {
 /// What one message produced, before it is stored.
 struct Prepared {
     entries: Vec<NewEmailEntry>,
-    blob_dirs: BTreeSet<PathBuf>,
+    /// Attachment files, published (made durable) before the entries commit.
+    blobs: Vec<Staged>,
 }
 
 impl Worker {
@@ -50,7 +50,7 @@ impl Worker {
         }
         let n = queued.len();
         let mut entries = Vec::new();
-        let mut dirs = BTreeSet::new();
+        let mut staged = Vec::new();
         let mut ok_ids = Vec::new();
         for msg in queued {
             let (spool, blobs) = (self.spool.clone(), self.blobs.clone());
@@ -61,7 +61,7 @@ impl Worker {
             match prepared {
                 Ok(p) => {
                     entries.extend(p.entries);
-                    dirs.extend(p.blob_dirs);
+                    staged.extend(p.blobs);
                     ok_ids.push(id);
                 }
                 Err(e) => {
@@ -72,16 +72,21 @@ impl Worker {
                 }
             }
         }
-        tokio::task::spawn_blocking(move || ContentStore::sync_dirs(&dirs))
+        let blobs = self.blobs.clone();
+        tokio::task::spawn_blocking(move || blobs.publish(&staged))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
         let stored = self.store.store_email_entries(&entries, &ok_ids).await?;
-        let mut docs = Vec::new();
-        for s in stored {
-            if let StoredEntry::Inserted(id) | StoredEntry::Existing(id) = s {
-                docs.push(IndexDoc::from_entry(&self.store.entry(id).await?));
-            }
-        }
+        let docs: Vec<IndexDoc> = entries
+            .iter()
+            .zip(stored)
+            .filter_map(|(e, s)| match s {
+                StoredEntry::Inserted(id) | StoredEntry::Existing(id) => {
+                    Some(IndexDoc::from_new(id, e))
+                }
+                StoredEntry::Duplicate(_) => None,
+            })
+            .collect();
         if let Err(e) = self.index.upsert(docs).await {
             // Back to the queue, so the next step (or the next start) retries.
             self.store.set_message_state(&ok_ids, "queued").await?;
@@ -135,12 +140,13 @@ fn prepare(
     let extracted = mail::extract(&raw);
     let several = extracted.len() > 1;
     let mut entries = Vec::new();
-    let mut blob_dirs = BTreeSet::new();
+    let mut staged = Vec::new();
     for (i, e) in extracted.into_iter().enumerate() {
         let mut documents = Vec::with_capacity(e.attachments.len());
         for a in &e.attachments {
-            let (sha256, dir) = blobs.put(&a.bytes)?;
-            blob_dirs.insert(dir);
+            let blob = blobs.stage(&a.bytes)?;
+            let sha256 = blob.sha.clone();
+            staged.push(blob);
             documents.push(NewDocument {
                 filename: a.filename.clone(),
                 content_type: a.content_type.clone(),
@@ -167,5 +173,8 @@ fn prepare(
             });
         }
     }
-    Ok(Prepared { entries, blob_dirs })
+    Ok(Prepared {
+        entries,
+        blobs: staged,
+    })
 }

@@ -8,7 +8,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{DateTime, Index, TantivyDocument};
 
-use crate::store::Entry;
+use crate::domain::Mailbox;
+use crate::store::{Entry, NewEmailEntry};
 
 /// Accent- and case-insensitive words: `sedinta` finds `ședința`.
 pub const ANALYZER: &str = "dossier";
@@ -131,6 +132,27 @@ impl IndexDoc {
             body: e.body_text.clone(),
             from: e.from.as_ref().map(|m| m.display()).unwrap_or_default(),
             to: e.to.iter().chain(&e.cc).map(|m| m.display()).collect(),
+            attachments: e
+                .documents
+                .iter()
+                .filter_map(|d| d.filename.clone())
+                .collect(),
+            occurred_at: e.occurred_at,
+            from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
+            date: e.date.clone(),
+        }
+    }
+
+    /// The same document, built from what the worker just stored (saves a read).
+    pub fn from_new(entry_id: i64, e: &NewEmailEntry) -> Self {
+        IndexDoc {
+            entry_id,
+            card_id: e.card_id,
+            kind: "email".into(),
+            subject: e.subject.clone(),
+            body: e.body_text.clone(),
+            from: e.from.as_ref().map(Mailbox::display).unwrap_or_default(),
+            to: e.to.iter().chain(&e.cc).map(Mailbox::display).collect(),
             attachments: e
                 .documents
                 .iter()

@@ -27,7 +27,7 @@ impl Store {
         .bind(owner_id)
         .bind(now_rfc3339())
         .bind(code)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await?)
     }
 
@@ -65,7 +65,7 @@ impl Store {
 
     /// Replaces the card's code; the old one is retired for good.
     pub async fn replace_archive_code(&self, id: i64, new_code: &str) -> Result<Card> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         // Write first, so the transaction takes the write lock before reading.
         let retired = sqlx::query(
             "INSERT INTO retired_codes (code, card_id, retired_at)

@@ -147,7 +147,7 @@ impl Store {
         entries: &[NewEmailEntry],
         messages: &[i64],
     ) -> Result<Vec<StoredEntry>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
@@ -206,12 +206,13 @@ impl Store {
             link(&mut tx, e.message_row, id, false).await?;
             out.push(StoredEntry::Inserted(id));
         }
-        for id in messages {
-            sqlx::query("UPDATE messages SET state = 'stored' WHERE id = ? AND state = 'queued'")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        sqlx::query(
+            "UPDATE messages SET state = 'stored'
+             WHERE state = 'queued' AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(messages).expect("ids serialize"))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(out)
     }

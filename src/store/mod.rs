@@ -36,7 +36,11 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 #[derive(Clone)]
 pub struct Store {
+    /// Readers: WAL lets them run beside the writer.
     pool: SqlitePool,
+    /// The one write connection. Writers queue here (async, FIFO) instead of
+    /// in SQLite's busy handler, which sleeps in steps of milliseconds.
+    writer: SqlitePool,
 }
 
 impl Store {
@@ -50,12 +54,16 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        sqlx::migrate!("./migrations").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(opts)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, writer })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -64,6 +72,7 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -28,7 +28,7 @@ impl Store {
     /// Inserts a batch of messages in ONE transaction (group commit): when this
     /// returns Ok, every row is durable.
     pub async fn enqueue(&self, batch: &[NewMessage]) -> Result<Vec<i64>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
         let mut ids = Vec::with_capacity(batch.len());
         for m in batch {
@@ -45,16 +45,14 @@ impl Store {
             .bind(&now)
             .fetch_one(&mut *tx)
             .await?;
-            for (card_id, rcpt) in &m.cards {
-                sqlx::query(
-                    "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt) VALUES (?, ?, ?)",
-                )
-                .bind(id)
-                .bind(card_id)
-                .bind(rcpt)
-                .execute(&mut *tx)
-                .await?;
-            }
+            sqlx::query(
+                "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt)
+                 SELECT ?, json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)",
+            )
+            .bind(id)
+            .bind(serde_json::to_string(&m.cards).expect("pairs serialize"))
+            .execute(&mut *tx)
+            .await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -87,19 +85,17 @@ impl Store {
             .collect())
     }
 
+    /// One statement for the whole batch: each statement is a round trip to
+    /// SQLite's worker thread.
     pub async fn set_message_state(&self, ids: &[i64], state: &str) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
-        for id in ids {
-            sqlx::query("UPDATE messages SET state = ? WHERE id = ?")
-                .bind(state)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
+        sqlx::query("UPDATE messages SET state = ? WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(state)
+            .bind(serde_json::to_string(ids).expect("ids serialize"))
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -114,7 +110,7 @@ impl Store {
         .bind(error)
         .bind(max_attempts)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -124,7 +120,7 @@ impl Store {
     pub async fn requeue_unindexed(&self) -> Result<u64> {
         Ok(
             sqlx::query("UPDATE messages SET state = 'queued' WHERE state = 'stored'")
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?
                 .rows_affected(),
         )

@@ -20,7 +20,7 @@ impl Store {
         is_admin: bool,
         token_hash: &str,
     ) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
         let user: User = sqlx::query_as(
             "INSERT INTO users (email, name, is_admin, created_at) VALUES (?, ?, ?, ?)

@@ -15,7 +15,7 @@ cargo build --release --quiet --bin dossier --example smtp_load
 BIN=target/release/dossier
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; [ -n "${SINK:-}" ] && kill $SINK 2>/dev/null || true; rm -rf "$WORK"' EXIT
-export DOSSIER_STORAGE__DATA_DIR=$WORK/data DOSSIER_INDEX__DIR=$WORK/index
+export DOSSIER_STORAGE__DATA_DIR=$WORK/data DOSSIER_INDEX__DIR=$WORK/index DOSSIER_ARCHIVE__TEAM_DOMAINS='["team.example"]'
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP=127.0.0.1:$(free_port); SMTP=127.0.0.1:$(free_port)
 TOKEN=$($BIN user add bench@team.example --admin | tail -1)

@@ -41,7 +41,9 @@ CREATE TABLE messages (
     helo         TEXT,
     peer         TEXT,
     received_at  TEXT NOT NULL,
-    state        TEXT NOT NULL DEFAULT 'queued', -- queued | stored | done | failed
+    state        TEXT NOT NULL DEFAULT 'queued', -- queued | stored | done | failed | quarantined
+    -- set when an admin released the message from quarantine
+    released     INTEGER NOT NULL DEFAULT 0,
     attempts     INTEGER NOT NULL DEFAULT 0,
     last_error   TEXT
 );
@@ -70,6 +72,11 @@ CREATE TABLE entries (
     occurred_at  INTEGER NOT NULL,
     body_text    TEXT NOT NULL DEFAULT '',
     message_id   TEXT,
+    -- incoming | outgoing (email), NULL for other kinds
+    direction    TEXT,
+    -- forward metadata: forwarded_by, forwarded_at, forward_note, forward_chain,
+    -- date_raw, date_is_fallback
+    meta_json    TEXT NOT NULL DEFAULT '{}',
     created_at   TEXT NOT NULL,
     UNIQUE (card_id, dedup_key)
 );

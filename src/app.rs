@@ -156,6 +156,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         index: index_handle,
         batch_size: config.ingest.batch_size,
         max_attempts: config.ingest.max_attempts,
+        team_domains: config.archive.team_domains.clone(),
+        accept_from: config.archive.accept_from,
     };
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));

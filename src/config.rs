@@ -62,6 +62,15 @@ pub struct IndexConfig {
 #[serde(deny_unknown_fields)]
 pub struct ArchiveConfig {
     pub domain: String,
+    pub team_domains: Vec<String>,
+    pub accept_from: AcceptFrom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceptFrom {
+    Team,
+    Anyone,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,9 +117,12 @@ impl Config {
     }
 
     fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
-        let cfg: Config = fig
+        let mut cfg: Config = fig
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        for d in &mut cfg.archive.team_domains {
+            *d = d.trim().to_ascii_lowercase();
+        }
         cfg.validate()?;
         Ok(cfg)
     }
@@ -120,6 +132,16 @@ impl Config {
         if domain.is_empty() || domain.contains('@') || domain.contains(char::is_whitespace) {
             return Err(ConfigError::Invalid(format!(
                 "archive.domain {domain:?} is not a domain name"
+            )));
+        }
+        if let Some(d) = self
+            .archive
+            .team_domains
+            .iter()
+            .find(|d| d.is_empty() || d.contains('@') || d.contains(char::is_whitespace))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "archive.team_domains entry {d:?} is not a domain name"
             )));
         }
         if self.smtp.max_line_bytes < 512 {

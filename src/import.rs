@@ -94,6 +94,8 @@ pub async fn run(
                 index: handle,
                 batch_size: config.ingest.batch_size,
                 max_attempts: config.ingest.max_attempts,
+                team_domains: config.archive.team_domains.clone(),
+                accept_from: config.archive.accept_from,
             };
             let run = tokio::spawn(worker.run(wake.clone(), Duration::from_millis(200), stop_rx));
             local_worker = Some((run, task));

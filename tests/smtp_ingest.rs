@@ -101,7 +101,7 @@ async fn the_same_mail_forwarded_twice_is_one_entry() {
         assert!(app.send(&[&addr(&card)], &raw).await.starts_with("250"));
     }
     // Without a Message-ID the raw hash is the key.
-    let no_id = b"From: a@b.example\r\nSubject: no id\r\n\r\nsame bytes\r\n".to_vec();
+    let no_id = b"From: a@team.example\r\nSubject: no id\r\n\r\nsame bytes\r\n".to_vec();
     for _ in 0..2 {
         assert!(app.send(&[&addr(&card)], &no_id).await.starts_with("250"));
     }
@@ -147,7 +147,7 @@ async fn several_messages_in_one_pipelined_connection() {
 async fn attachments_become_documents() {
     let app = spawn_app().await;
     let card = app.create_card("Docs").await;
-    let raw = b"From: Jane <jane@client.example>\r\nSubject: Signed offer\r\nMessage-ID: <att@x>\r\n\
+    let raw = b"From: Sam <sam@team.example>\r\nSubject: Signed offer\r\nMessage-ID: <att@x>\r\n\
 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
 Content-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\nContent-Type: application/pdf\r\n\
 Content-Disposition: attachment; filename=\"offer 2025.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
@@ -200,7 +200,12 @@ async fn unknown_and_regenerated_addresses_are_refused_with_550() {
         r.starts_with("550 5.1.1"),
         "old address must be refused: {r}"
     );
-    let r = app.send(&[&addr(&new)], b"Subject: x\r\n\r\nx\r\n").await;
+    let r = app
+        .send(
+            &[&addr(&new)],
+            b"From: s@team.example\r\nSubject: x\r\n\r\nx\r\n",
+        )
+        .await;
     assert!(r.starts_with("250"), "{r}");
     app.shutdown().await;
 }
@@ -243,7 +248,11 @@ async fn oversized_messages_get_552_and_leave_nothing_stored() {
     assert!(r.starts_with("552 5.3.4"), "actual size: {r}");
     // The session is still usable and nothing was stored.
     let r = c
-        .send_mail("s@team.example", &[&a], b"Subject: small\r\n\r\nok\r\n")
+        .send_mail(
+            "s@team.example",
+            &[&a],
+            b"From: s@team.example\r\nSubject: small\r\n\r\nok\r\n",
+        )
         .await;
     assert!(r.starts_with("250"), "{r}");
     c.quit().await;

@@ -24,6 +24,17 @@ pub struct EntryView {
     pub created_at: String,
     pub body_text: String,
     pub message_id: Option<String>,
+    /// `incoming` (from outside the team) or `outgoing`.
+    pub direction: Option<String>,
+    /// For a forward: the salesperson who forwarded it, when, and their note.
+    pub forwarded_by: Option<Mailbox>,
+    pub forwarded_at: Option<String>,
+    pub forward_note: Option<String>,
+    pub forward_chain: Vec<Mailbox>,
+    /// The date as written in a forwarded header block.
+    pub date_raw: Option<String>,
+    /// True when `date` is the forward's date because the original's could not be read.
+    pub date_is_fallback: bool,
     pub attachments: Vec<Document>,
 }
 
@@ -44,6 +55,13 @@ impl From<Entry> for EntryView {
             created_at: e.created_at,
             body_text: e.body_text,
             message_id: e.message_id,
+            direction: e.direction,
+            forwarded_by: e.meta.forwarded_by,
+            forwarded_at: e.meta.forwarded_at,
+            forward_note: e.meta.forward_note,
+            forward_chain: e.meta.forward_chain,
+            date_raw: e.meta.date_raw,
+            date_is_fallback: e.meta.date_is_fallback,
             attachments: e.documents,
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP server: JSON API under `/api`, the web UI at `/`.
 
+mod admin;
 mod auth;
 pub mod cards;
 mod entries;
@@ -62,7 +63,16 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/entries/{id}/raw", get(entries::raw))
         .route("/documents/{id}", get(entries::document))
         .route("/search", get(search::search))
-        .route("/me", get(cards::me));
+        .route("/me", get(cards::me))
+        .route("/admin/quarantine", get(admin::quarantine_list))
+        .route(
+            "/admin/quarantine/{id}",
+            axum::routing::delete(admin::quarantine_delete),
+        )
+        .route(
+            "/admin/quarantine/{id}/release",
+            post(admin::quarantine_release),
+        );
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/", get(crate::web::index))

@@ -15,6 +15,7 @@ use super::error::extract::Path;
 use super::{AppState, Caller, Error};
 use crate::domain::Source;
 use crate::ingest::Envelope;
+use crate::store::Entry;
 
 /// How long the request waits for the worker before answering 202.
 const WAIT_FOR_ENTRY: Duration = Duration::from_secs(5);
@@ -58,6 +59,35 @@ pub async fn upload(
         .map_err(Error::internal)?;
 
     // Usually the worker is done within milliseconds; answer with the entry then.
+    match wait_processed(&st, queue_id).await? {
+        Some(entries) => {
+            let duplicate = st
+                .store
+                .message_entries(queue_id)
+                .await?
+                .first()
+                .is_some_and(|(_, dup)| *dup);
+            let Some(entry) = entries.into_iter().next() else {
+                return Err(Error::internal("processed message has no entry"));
+            };
+            // 201 for a new entry; 200 when this mail was already on the card.
+            let status = if duplicate {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            Ok((status, axum::Json(EntryView::from(entry))).into_response())
+        }
+        None => {
+            let body = json!({"queue_id": queue_id, "status": "queued"});
+            Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+        }
+    }
+}
+
+/// Waits (bounded) for the worker to finish a queued message; returns its
+/// entries, or None if it is still queued (or was quarantined) at the deadline.
+pub async fn wait_processed(st: &AppState, queue_id: i64) -> Result<Option<Vec<Entry>>, Error> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_ENTRY;
     loop {
         match st.store.message_state(queue_id).await?.as_deref() {
@@ -67,23 +97,14 @@ pub async fn upload(
                     "the message could not be processed".into(),
                 ))
             }
-            _ if tokio::time::Instant::now() >= deadline => {
-                let body = json!({"queue_id": queue_id, "status": "queued"});
-                return Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response());
-            }
+            Some("quarantined") => return Ok(None),
+            _ if tokio::time::Instant::now() >= deadline => return Ok(None),
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    let links = st.store.message_entries(queue_id).await?;
-    let Some(&(entry_id, duplicate)) = links.first() else {
-        return Err(Error::internal("processed message has no entry"));
-    };
-    let entry = st.store.entry(entry_id).await?;
-    // 201 for a new entry; 200 when this mail was already on the card.
-    let status = if duplicate {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, axum::Json(EntryView::from(entry))).into_response())
+    let mut entries = Vec::new();
+    for (id, _) in st.store.message_entries(queue_id).await? {
+        entries.push(st.store.entry(id).await?);
+    }
+    Ok(Some(entries))
 }

@@ -143,6 +143,7 @@ impl Ingest {
                 helo: envelope.helo,
                 peer: envelope.peer,
                 cards,
+                trusted: matches!(source, Source::Upload | Source::Import),
             },
             staged: Some(staged),
             reply,

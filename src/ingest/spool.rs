@@ -160,6 +160,18 @@ impl ContentStore {
         dirs.iter().try_for_each(|d| sync_dir(d))
     }
 
+    /// Removes stored content for good (the caller checked nothing uses it).
+    pub fn remove(&self, sha: &str) -> io::Result<()> {
+        let path = self
+            .path_of(sha)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a digest"))?;
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(path.parent().expect("fan-out dir")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn get(&self, sha: &str) -> io::Result<Vec<u8>> {
         let path = self
             .path_of(sha)

@@ -9,9 +9,12 @@ use tokio::sync::{watch, Notify};
 
 use super::spool::Staged;
 use super::ContentStore;
-use crate::mail;
+use crate::config::AcceptFrom;
+use crate::mail::{self, Direction, Team};
 use crate::search::{IndexDoc, IndexError, IndexHandle};
-use crate::store::{NewDocument, NewEmailEntry, QueuedMessage, Store, StoreError, StoredEntry};
+use crate::store::{
+    EmailMeta, NewDocument, NewEmailEntry, QueuedMessage, Store, StoreError, StoredEntry,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -31,6 +34,9 @@ pub struct Worker {
     pub index: IndexHandle,
     pub batch_size: u32,
     pub max_attempts: u32,
+    /// `archive.team_domains`; users' own addresses are read per batch.
+    pub team_domains: Vec<String>,
+    pub accept_from: AcceptFrom,
 }
 
 /// What one message produced, before it is stored.
@@ -52,17 +58,27 @@ impl Worker {
         let mut entries = Vec::new();
         let mut staged = Vec::new();
         let mut ok_ids = Vec::new();
+        let team = TeamList {
+            addresses: self.store.user_addresses().await?,
+            domains: self.team_domains.clone(),
+            accept_from: self.accept_from,
+        };
         for msg in queued {
-            let (spool, blobs) = (self.spool.clone(), self.blobs.clone());
+            let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
             let id = msg.id;
-            let prepared = tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &msg))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &team, &msg))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
             match prepared {
-                Ok(p) => {
+                Ok(Outcome::Ready(p)) => {
                     entries.extend(p.entries);
                     staged.extend(p.blobs);
                     ok_ids.push(id);
+                }
+                Ok(Outcome::Quarantine(reason)) => {
+                    tracing::info!(message = id, %reason, "quarantined");
+                    self.store.quarantine(id, &reason).await?;
                 }
                 Err(e) => {
                     tracing::warn!(message = id, error = %e, "message processing failed");
@@ -128,16 +144,49 @@ impl Worker {
     }
 }
 
+/// Who counts as the team while a batch is processed.
+#[derive(Clone)]
+struct TeamList {
+    addresses: Vec<String>,
+    domains: Vec<String>,
+    accept_from: AcceptFrom,
+}
+
+impl TeamList {
+    fn team(&self) -> Team<'_> {
+        Team {
+            addresses: &self.addresses,
+            domains: &self.domains,
+        }
+    }
+}
+
+enum Outcome {
+    Ready(Prepared),
+    Quarantine(String),
+}
+
 fn prepare(
     spool: &ContentStore,
     blobs: &ContentStore,
+    team: &TeamList,
     msg: &QueuedMessage,
-) -> Result<Prepared, std::io::Error> {
+) -> Result<Outcome, std::io::Error> {
     let raw = spool.get(&msg.sha256)?;
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
         .map(|d| d.timestamp())
         .unwrap_or(0);
-    let extracted = mail::extract(&raw);
+    let analysis = mail::analyze(&raw, &team.team());
+    if team.accept_from == AcceptFrom::Team && !msg.released {
+        let sender = analysis.sender.as_ref().and_then(|m| m.address.as_deref());
+        if !sender.is_some_and(|a| team.team().is_member(a)) {
+            let who = sender.unwrap_or("an unknown sender");
+            return Ok(Outcome::Quarantine(format!(
+                "sender {who} is not a team member (archive.accept_from = \"team\")"
+            )));
+        }
+    }
+    let extracted = analysis.entries;
     let several = extracted.len() > 1;
     let mut entries = Vec::new();
     let mut staged = Vec::new();
@@ -169,12 +218,27 @@ fn prepare(
                 occurred_at: e.date.map_or(received, |d| d.timestamp()),
                 body_text: e.body_text.clone(),
                 message_id: e.message_id.clone(),
+                direction: Some(
+                    match e.direction {
+                        Direction::Incoming => "incoming",
+                        Direction::Outgoing => "outgoing",
+                    }
+                    .to_owned(),
+                ),
+                meta: EmailMeta {
+                    forwarded_by: e.forwarded_by.clone(),
+                    forwarded_at: e.forwarded_at.map(|d| d.to_rfc3339()),
+                    forward_note: e.forward_note.clone(),
+                    forward_chain: e.forward_chain.clone(),
+                    date_raw: e.date_raw.clone(),
+                    date_is_fallback: e.date_is_fallback,
+                },
                 documents: documents.clone(),
             });
         }
     }
-    Ok(Prepared {
+    Ok(Outcome::Ready(Prepared {
         entries,
         blobs: staged,
-    })
+    }))
 }

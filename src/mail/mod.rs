@@ -1,84 +1,72 @@
 //! Turning raw bytes into history entries. A pure function of the stored bytes,
 //! so reprocessing after a crash and reindexing give the same result.
 
+pub mod forward;
 pub mod mbox;
 
-use mail_parser::{Address, MessageParser, MimeHeaders};
+use mail_parser::{Address, MessageParser};
 
 use crate::domain::Mailbox;
+
+pub use forward::{Attachment, Direction, Extracted, Team};
 
 /// Bodies longer than this are truncated for the entry and the index (the raw
 /// message keeps everything).
 pub const MAX_BODY_CHARS: usize = 1_000_000;
 
-#[derive(Debug, Clone)]
-pub struct Attachment {
-    pub filename: Option<String>,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
+/// What a message yields: who sent the outer message (the salesperson, for a
+/// forward) and one entry per original message found in it.
+#[derive(Debug)]
+pub struct Analysis {
+    pub sender: Option<Mailbox>,
+    pub entries: Vec<Extracted>,
 }
 
-/// One history entry's worth of a message.
-#[derive(Debug, Clone)]
-pub struct MailEntry {
-    pub from: Option<Mailbox>,
-    pub to: Vec<Mailbox>,
-    pub cc: Vec<Mailbox>,
-    pub subject: String,
-    pub date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    pub body_text: String,
-    pub message_id: Option<String>,
-    pub attachments: Vec<Attachment>,
-}
-
-/// Extracts the entries a message yields. Never fails: a message mail-parser
-/// cannot make sense of still becomes an entry (with its text as the body), so
-/// nothing accepted disappears.
-pub fn extract(raw: &[u8]) -> Vec<MailEntry> {
+/// Unwraps forwards and extracts the entries a message yields. Never fails: a
+/// message mail-parser cannot make sense of still becomes an entry (with its
+/// text as the body), so nothing accepted disappears.
+pub fn analyze(raw: &[u8], team: &Team<'_>) -> Analysis {
     let Some(msg) = MessageParser::default().parse(raw) else {
-        return vec![unparseable(raw)];
+        return Analysis {
+            sender: None,
+            entries: vec![unparseable(raw)],
+        };
     };
-    let body_text = msg
-        .body_text(0)
-        .map(|b| {
-            b.replace("\r\n", "\n")
+    let sender = msg.from().and_then(|a| mailboxes(a).into_iter().next());
+    let mut entries = forward::extract(&msg, team);
+    if entries.is_empty() {
+        entries.push(unparseable(raw));
+    }
+    for e in &mut entries {
+        if e.body_text.contains('\r') || e.body_text.chars().nth(MAX_BODY_CHARS).is_some() {
+            e.body_text = e
+                .body_text
+                .replace("\r\n", "\n")
                 .chars()
                 .take(MAX_BODY_CHARS)
-                .collect()
-        })
-        .unwrap_or_default();
-    vec![MailEntry {
-        from: msg.from().and_then(|a| mailboxes(a).into_iter().next()),
-        to: msg.to().map(mailboxes).unwrap_or_default(),
-        cc: msg.cc().map(mailboxes).unwrap_or_default(),
-        subject: msg.subject().unwrap_or_default().trim().to_owned(),
-        date: msg
-            .date()
-            .filter(|d| d.is_valid())
-            .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok()),
-        body_text,
-        message_id: msg.message_id().map(str::to_owned),
-        attachments: msg
-            .attachments()
-            .filter(|p| is_real_attachment(p))
-            .map(|p| Attachment {
-                filename: p.attachment_name().map(str::to_owned),
-                content_type: content_type(p),
-                bytes: p.contents().to_vec(),
-            })
-            .collect(),
-    }]
+                .collect();
+        }
+    }
+    Analysis { sender, entries }
 }
 
-fn unparseable(raw: &[u8]) -> MailEntry {
-    MailEntry {
+fn unparseable(raw: &[u8]) -> Extracted {
+    Extracted {
         from: None,
         to: vec![],
         cc: vec![],
-        subject: "(unparseable message)".into(),
         date: None,
+        date_raw: None,
+        date_is_fallback: false,
+        subject: "(unparseable message)".into(),
         body_text: String::from_utf8_lossy(&raw[..raw.len().min(64 * 1024)]).into_owned(),
         message_id: None,
+        forwarded_by: None,
+        forwarded_at: None,
+        forward_note: None,
+        forward_chain: vec![],
+        is_forward: false,
+        direction: Direction::Incoming,
         attachments: vec![],
     }
 }
@@ -99,25 +87,14 @@ pub fn mailboxes(a: &Address<'_>) -> Vec<Mailbox> {
         .collect()
 }
 
-/// Inline images referenced from the HTML (Content-ID, not marked attachment)
-/// are part of the body, not documents.
-fn is_real_attachment(p: &mail_parser::MessagePart<'_>) -> bool {
-    let explicit = p.content_disposition().is_some_and(|d| d.is_attachment());
-    explicit || p.content_id().is_none()
-}
-
-fn content_type(p: &mail_parser::MessagePart<'_>) -> String {
-    p.content_type()
-        .map(|ct| match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
-            None => ct.ctype().to_ascii_lowercase(),
-        })
-        .unwrap_or_else(|| "application/octet-stream".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const NOBODY: Team<'static> = Team {
+        addresses: &[],
+        domains: &[],
+    };
 
     #[test]
     fn own_headers_body_and_attachments() {
@@ -127,7 +104,12 @@ MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
 Content-Type: text/plain; charset=utf-8\r\n\r\nHello there\r\n--x\r\n\
 Content-Type: application/pdf; name=q.pdf\r\nContent-Disposition: attachment; filename=q.pdf\r\n\
 Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--x--\r\n";
-        let e = &extract(raw)[0];
+        let a = analyze(raw, &NOBODY);
+        assert_eq!(
+            a.sender.unwrap().address.as_deref(),
+            Some("jane@client.example")
+        );
+        let e = &a.entries[0];
         assert_eq!(e.from.as_ref().unwrap().name.as_deref(), Some("Doe, Jane"));
         assert_eq!(e.to.len(), 2);
         assert_eq!(e.subject, "Quote");
@@ -142,7 +124,7 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--x--\r\n";
     #[test]
     fn garbage_still_yields_an_entry() {
         for raw in [&b""[..], b"\0\0\xff\xfe", b"Subject: \xff\r\n\r\n\xc3"] {
-            assert_eq!(extract(raw).len(), 1);
+            assert_eq!(analyze(raw, &NOBODY).entries.len(), 1);
         }
     }
 }

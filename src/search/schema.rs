@@ -9,7 +9,7 @@ use tantivy::tokenizer::{
 use tantivy::{DateTime, Index, TantivyDocument};
 
 use crate::domain::Mailbox;
-use crate::store::{Entry, NewEmailEntry};
+use crate::store::{EmailMeta, Entry, NewEmailEntry};
 
 /// Accent- and case-insensitive words: `sedinta` finds `ședința`.
 pub const ANALYZER: &str = "dossier";
@@ -25,6 +25,7 @@ pub struct Schema {
     pub from: Field,
     pub to: Field,
     pub attachments: Field,
+    pub forwarded_by: Field,
     pub occurred_at: Field,
     /// JSON of the sender and the RFC 3339 date, stored for hits without a DB trip.
     pub from_json: Field,
@@ -63,6 +64,7 @@ impl Schema {
         let from = b.add_text_field("from", text(false));
         let to = b.add_text_field("to", text(false));
         let attachments = b.add_text_field("attachment", text(false));
+        let forwarded_by = b.add_text_field("forwarded_by", text(false));
         let occurred_at = b.add_date_field(
             "occurred_at",
             tantivy::schema::INDEXED | tantivy::schema::FAST,
@@ -79,6 +81,7 @@ impl Schema {
             from,
             to,
             attachments,
+            forwarded_by,
             occurred_at,
             from_json,
             date,
@@ -95,6 +98,15 @@ impl Schema {
             self.attachments,
         ]
     }
+}
+
+/// Everyone who forwarded the message, outermost first.
+fn forwarders(meta: &EmailMeta) -> Vec<String> {
+    meta.forwarded_by
+        .iter()
+        .chain(&meta.forward_chain)
+        .map(Mailbox::display)
+        .collect()
 }
 
 pub fn register_tokenizers(index: &Index) {
@@ -117,6 +129,7 @@ pub struct IndexDoc {
     pub from: String,
     pub to: Vec<String>,
     pub attachments: Vec<String>,
+    pub forwarded_by: Vec<String>,
     pub occurred_at: i64,
     pub from_json: String,
     pub date: Option<String>,
@@ -137,6 +150,7 @@ impl IndexDoc {
                 .iter()
                 .filter_map(|d| d.filename.clone())
                 .collect(),
+            forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
             date: e.date.clone(),
@@ -158,6 +172,7 @@ impl IndexDoc {
                 .iter()
                 .filter_map(|d| d.filename.clone())
                 .collect(),
+            forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
             date: e.date.clone(),
@@ -177,6 +192,9 @@ impl IndexDoc {
         }
         for a in &self.attachments {
             d.add_text(s.attachments, a);
+        }
+        for f in &self.forwarded_by {
+            d.add_text(s.forwarded_by, f);
         }
         d.add_date(
             s.occurred_at,

@@ -26,6 +26,20 @@ pub struct NewDocument {
     pub sha256: String,
 }
 
+/// What forward unwrapping found out, kept with an email entry.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+pub struct EmailMeta {
+    pub forwarded_by: Option<Mailbox>,
+    /// RFC 3339.
+    pub forwarded_at: Option<String>,
+    pub forward_note: Option<String>,
+    #[serde(default)]
+    pub forward_chain: Vec<Mailbox>,
+    pub date_raw: Option<String>,
+    #[serde(default)]
+    pub date_is_fallback: bool,
+}
+
 /// An email entry derived from a queued message for one card.
 #[derive(Debug, Clone)]
 pub struct NewEmailEntry {
@@ -42,6 +56,8 @@ pub struct NewEmailEntry {
     pub occurred_at: i64,
     pub body_text: String,
     pub message_id: Option<String>,
+    pub direction: Option<String>,
+    pub meta: EmailMeta,
     pub documents: Vec<NewDocument>,
 }
 
@@ -59,6 +75,8 @@ pub struct Entry {
     pub occurred_at: i64,
     pub body_text: String,
     pub message_id: Option<String>,
+    pub direction: Option<String>,
+    pub meta: EmailMeta,
     pub created_at: String,
     pub documents: Vec<Document>,
 }
@@ -86,11 +104,13 @@ struct EntryRow {
     occurred_at: i64,
     body_text: String,
     message_id: Option<String>,
+    direction: Option<String>,
+    meta_json: String,
     created_at: String,
 }
 
 const ENTRY_COLS: &str = "id, card_id, kind, message_row, subject, from_json, to_json, cc_json, \
-                          date, occurred_at, body_text, message_id, created_at";
+                          date, occurred_at, body_text, message_id, direction, meta_json, created_at";
 
 fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("mailboxes always serialize")
@@ -115,6 +135,8 @@ impl EntryRow {
             occurred_at: self.occurred_at,
             body_text: self.body_text,
             message_id: self.message_id,
+            direction: self.direction,
+            meta: parse(&self.meta_json)?,
             created_at: self.created_at,
             documents,
         })
@@ -153,8 +175,9 @@ impl Store {
         for e in entries {
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO entries (card_id, kind, message_row, dedup_key, subject, from_json,
-                     to_json, cc_json, date, occurred_at, body_text, message_id, created_at)
-                 VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                     to_json, cc_json, date, occurred_at, body_text, message_id, direction,
+                     meta_json, created_at)
+                 VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT (card_id, dedup_key) DO NOTHING RETURNING id",
             )
             .bind(e.card_id)
@@ -168,6 +191,8 @@ impl Store {
             .bind(e.occurred_at)
             .bind(&e.body_text)
             .bind(&e.message_id)
+            .bind(&e.direction)
+            .bind(json(&e.meta))
             .bind(&now)
             .fetch_optional(&mut *tx)
             .await?;

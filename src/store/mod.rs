@@ -3,11 +3,13 @@
 
 mod cards;
 mod entries;
+mod quarantine;
 mod queue;
 mod users;
 
 pub use cards::Card;
-pub use entries::{Document, Entry, NewDocument, NewEmailEntry, StoredEntry};
+pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry};
+pub use quarantine::Quarantined;
 pub use queue::{MessageRef, NewMessage, QueuedMessage};
 pub use users::User;
 

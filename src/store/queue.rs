@@ -13,6 +13,9 @@ pub struct NewMessage {
     pub peer: String,
     /// (card id, the recipient address that routed to it)
     pub cards: Vec<(i64, String)>,
+    /// Put there by an authenticated user (upload, import): the
+    /// `archive.accept_from` sender check does not apply.
+    pub trusted: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +24,7 @@ pub struct QueuedMessage {
     pub sha256: String,
     pub received_at: String,
     pub attempts: i64,
+    pub released: bool,
     pub card_ids: Vec<i64>,
 }
 
@@ -33,8 +37,8 @@ impl Store {
         let mut ids = Vec::with_capacity(batch.len());
         for m in batch {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at, released)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&m.sha256)
             .bind(m.size)
@@ -43,6 +47,7 @@ impl Store {
             .bind(&m.helo)
             .bind(&m.peer)
             .bind(&now)
+            .bind(m.trusted)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
@@ -61,8 +66,8 @@ impl Store {
 
     /// Oldest queued messages first.
     pub async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
-        let rows: Vec<(i64, String, String, i64, Option<String>)> = sqlx::query_as(
-            "SELECT m.id, m.sha256, m.received_at, m.attempts,
+        let rows: Vec<(i64, String, String, i64, bool, Option<String>)> = sqlx::query_as(
+            "SELECT m.id, m.sha256, m.received_at, m.attempts, m.released,
                     (SELECT group_concat(card_id) FROM message_cards WHERE message_id = m.id)
              FROM messages m WHERE m.state = 'queued' ORDER BY m.id LIMIT ?",
         )
@@ -71,17 +76,20 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, sha256, received_at, attempts, cards)| QueuedMessage {
-                id,
-                sha256,
-                received_at,
-                attempts,
-                card_ids: cards
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter_map(|c| c.parse().ok())
-                    .collect(),
-            })
+            .map(
+                |(id, sha256, received_at, attempts, released, cards)| QueuedMessage {
+                    id,
+                    sha256,
+                    received_at,
+                    attempts,
+                    released,
+                    card_ids: cards
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|c| c.parse().ok())
+                        .collect(),
+                },
+            )
             .collect())
     }
 
@@ -157,12 +165,13 @@ pub struct MessageRef {
 }
 
 impl Store {
-    /// The distinct messages behind a card's email entries, oldest first.
+    /// The distinct messages behind a card's email entries, in the order the
+    /// correspondence happened.
     pub async fn card_messages(&self, card_id: i64) -> Result<Vec<MessageRef>> {
         Ok(sqlx::query_as(
-            "SELECT DISTINCT m.id, m.sha256, m.mail_from, m.received_at
+            "SELECT m.id, m.sha256, m.mail_from, m.received_at
              FROM entries e JOIN messages m ON m.id = e.message_row
-             WHERE e.card_id = ? ORDER BY m.id",
+             WHERE e.card_id = ? GROUP BY m.id ORDER BY MIN(e.occurred_at), m.id",
         )
         .bind(card_id)
         .fetch_all(&self.pool)

@@ -33,6 +33,8 @@ pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
         ("storage.data_dir", &data),
         ("index.dir", &index),
         ("index.writer_memory_bytes", "20000000"),
+        // The salespeople of the tests write from team.example.
+        ("archive.team_domains", "[\"team.example\"]"),
     ];
     pairs.extend_from_slice(extra);
     Config::with_overrides(&pairs).expect("test config")

@@ -19,6 +19,7 @@ pub fn dossier(dir: &Path) -> Command {
         .env("DOSSIER_STORAGE__DATA_DIR", dir.join("data"))
         .env("DOSSIER_INDEX__DIR", dir.join("index"))
         .env("DOSSIER_INDEX__WRITER_MEMORY_BYTES", "20000000")
+        .env("DOSSIER_ARCHIVE__TEAM_DOMAINS", "[\"team.example\"]")
         .env("RUST_LOG", "info");
     cmd
 }

@@ -1,0 +1,136 @@
+//! Admin-only routes: the quarantine.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use super::entries::EntryView;
+use super::error::extract::{Path, Query};
+use super::{AppState, Caller, Error, Paging};
+use crate::store::{Quarantined, StoreError, User};
+
+pub fn require_admin(user: &User) -> Result<(), Error> {
+    if user.is_admin {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("admins only"))
+    }
+}
+
+#[derive(Serialize)]
+struct QuarantineItem {
+    #[serde(flatten)]
+    message: Quarantined,
+    card_ids: Vec<i64>,
+    /// The From and Subject headers, to judge the message without opening it.
+    from: Option<String>,
+    subject: Option<String>,
+}
+
+async fn item(st: &AppState, q: Quarantined) -> QuarantineItem {
+    let spool = st.spool.clone();
+    let sha = q.sha256.clone();
+    let raw = tokio::task::spawn_blocking(move || spool.get(&sha).ok())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let headers = mail_parser::MessageParser::default().parse_headers(&raw[..]);
+    let from = headers
+        .as_ref()
+        .and_then(|m| m.from())
+        .and_then(|a| a.first())
+        .map(|a| {
+            crate::domain::Mailbox {
+                name: a.name().map(str::to_owned),
+                address: a.address().map(str::to_owned),
+            }
+            .display()
+        });
+    let subject = headers
+        .as_ref()
+        .and_then(|m| m.subject().map(str::to_owned));
+    QuarantineItem {
+        card_ids: q
+            .card_list
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|c| c.parse().ok())
+            .collect(),
+        message: q,
+        from,
+        subject,
+    }
+}
+
+pub async fn quarantine_list(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    require_admin(&user)?;
+    let (limit, offset) = paging.resolve(50)?;
+    let (total, rows) = st.store.quarantined(limit, offset).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for q in rows {
+        items.push(item(&st, q).await);
+    }
+    Ok(axum::Json(json!({"total": total, "messages": items})))
+}
+
+fn not_found(e: StoreError) -> Error {
+    match e {
+        StoreError::NotFound => Error::NotFound("quarantined message"),
+        e => e.into(),
+    }
+}
+
+/// Lands the message on its card(s); answers with the entries once processed.
+pub async fn quarantine_release(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+) -> Result<Response, Error> {
+    require_admin(&user)?;
+    st.store.release(id).await.map_err(not_found)?;
+    tracing::info!(message = id, admin = user.id, "released from quarantine");
+    st.ingest.wake_worker();
+    match super::upload::wait_processed(&st, id).await? {
+        Some(entries) => {
+            let views: Vec<EntryView> = entries.into_iter().map(EntryView::from).collect();
+            Ok((
+                StatusCode::OK,
+                axum::Json(json!({"id": id, "entries": views})),
+            )
+                .into_response())
+        }
+        None => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"id": id, "status": "queued"})),
+        )
+            .into_response()),
+    }
+}
+
+/// Deletes the message for good, including its raw bytes when nothing else
+/// uses them.
+pub async fn quarantine_delete(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Error> {
+    require_admin(&user)?;
+    let (sha, shared) = st.store.delete_quarantined(id).await.map_err(not_found)?;
+    if !shared {
+        let spool = st.spool.clone();
+        tokio::task::spawn_blocking(move || spool.remove(&sha))
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::internal)?;
+    }
+    tracing::info!(message = id, admin = user.id, "deleted from quarantine");
+    Ok(StatusCode::NO_CONTENT)
+}

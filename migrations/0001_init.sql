@@ -103,3 +103,12 @@ CREATE TABLE message_entries (
     duplicate   INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (message_id, entry_id)
 );
+
+-- How far each IMAP folder has been taken (UIDVALIDITY + last UID).
+CREATE TABLE imap_cursors (
+    account       TEXT NOT NULL,
+    folder        TEXT NOT NULL,
+    uid_validity  INTEGER NOT NULL,
+    last_uid      INTEGER NOT NULL,
+    PRIMARY KEY (account, folder)
+);

@@ -11,11 +11,12 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::domain::{ApiToken, Source};
+use crate::domain::ApiToken;
 use crate::http::{self, AppState, HttpLimits};
-use crate::ingest::{ContentStore, Envelope, Ingest, IngestError, Worker};
+use crate::ingest::{ContentStore, Ingest, Worker};
 use crate::search::{IndexError, IndexWriterTask, SearchIndex, Searcher};
-use crate::smtp::{self, DeliverError, Delivery, RcptVerdict, SmtpConfig};
+use crate::smtp::{self, SmtpConfig};
+use crate::sources::{ImapIngest, SmtpIngest};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +163,17 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));
 
+    let imap_status: Vec<_> = config
+        .imap
+        .accounts
+        .iter()
+        .map(|a| {
+            Arc::new(std::sync::Mutex::new(crate::imap::AccountStatus {
+                name: a.name.clone(),
+                ..Default::default()
+            }))
+        })
+        .collect();
     let state = AppState {
         store: storage.store.clone(),
         searcher: Searcher::new(index),
@@ -169,6 +181,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         blobs: storage.blobs.clone(),
         archive_domain: config.archive.domain.clone(),
         ingest: ingest.clone(),
+        imap_status: Arc::new(imap_status.clone()),
     };
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
@@ -192,7 +205,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_errors: config.smtp.max_errors,
         shutdown_grace: Duration::from_secs(config.smtp.shutdown_grace_secs),
     });
-    let delivery = Arc::new(SmtpIngest(ingest));
+    let delivery = Arc::new(SmtpIngest(ingest.clone()));
     let smtp_task = tokio::spawn(smtp::serve(
         smtp_listener,
         delivery,
@@ -200,12 +213,33 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         signal(shutdown_rx.clone()),
     ));
 
+    // One task per account: a failing mailbox never holds up another.
+    let imap_sink = Arc::new(ImapIngest(ingest.clone()));
+    let imap_tasks: Vec<_> = config
+        .imap
+        .accounts
+        .iter()
+        .zip(&imap_status)
+        .map(|(account, status)| {
+            tokio::spawn(crate::imap::run_account(
+                account.clone(),
+                imap_sink.clone(),
+                status.clone(),
+                shutdown_rx.clone(),
+            ))
+        })
+        .collect();
+    drop(imap_sink);
+
     tracing::info!(%http_addr, %smtp_addr, "dossier is running");
     let tasks = tokio::spawn(async move {
         // Order matters: stop taking mail first, then let the worker finish its
         // batch, and only then close the index (the writer commits on close).
         if let Ok(Err(e)) = smtp_task.await {
             tracing::error!(error = %e, "smtp listener failed");
+        }
+        for t in imap_tasks {
+            let _ = t.await;
         }
         if let Ok(Err(e)) = http_task.await {
             tracing::error!(error = %e, "http server failed");
@@ -227,39 +261,4 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 async fn signal(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
-}
-
-/// The SMTP listener's view of ingest.
-struct SmtpIngest(Ingest);
-
-impl Delivery for SmtpIngest {
-    async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
-        match self.0.route(rcpt).await {
-            Ok(Some(_)) => RcptVerdict::Accept,
-            Ok(None) => RcptVerdict::Unknown,
-            Err(e) => RcptVerdict::TempFail(e.to_string()),
-        }
-    }
-
-    async fn deliver(&self, envelope: smtp::Envelope, raw: Vec<u8>) -> Result<(), DeliverError> {
-        let env = Envelope {
-            mail_from: envelope.mail_from,
-            helo: envelope.helo,
-            peer: envelope.peer.to_string(),
-            rcpt_to: envelope.rcpt_to,
-        };
-        match self.0.accept(Source::Smtp, env, raw).await {
-            Ok(_) => Ok(()),
-            // Every recipient's address was regenerated between RCPT and DATA.
-            Err(IngestError::NoCard) => Err(DeliverError::Permanent(
-                "no recipient is a live archive address any more".into(),
-            )),
-            Err(e) => {
-                tracing::error!(error = %e, "could not accept message");
-                Err(DeliverError::Temporary(
-                    "could not store the message, try again later".into(),
-                ))
-            }
-        }
-    }
 }

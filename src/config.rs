@@ -19,7 +19,14 @@ pub struct Config {
     pub storage: StorageConfig,
     pub index: IndexConfig,
     pub archive: ArchiveConfig,
+    pub imap: ImapSection,
     pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSection {
+    pub accounts: Vec<crate::imap::ImapAccount>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +150,17 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "archive.team_domains entry {d:?} is not a domain name"
             )));
+        }
+        let mut names = std::collections::HashSet::new();
+        for a in &self.imap.accounts {
+            a.validate()
+                .map_err(|e| ConfigError::Invalid(format!("imap account {:?}: {e}", a.name)))?;
+            if !names.insert(a.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "imap account name {:?} is used twice",
+                    a.name
+                )));
+            }
         }
         if self.smtp.max_line_bytes < 512 {
             return Err(ConfigError::Invalid(

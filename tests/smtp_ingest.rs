@@ -47,13 +47,31 @@ async fn forwarded_mail_lands_on_the_card_and_is_searchable() {
     assert_eq!(other["total"], 0);
 
     // The entry and its exact raw bytes.
+    // The client's message, unwrapped from the salesperson's forward.
     let e = app.get_json(&format!("/api/entries/{}", entry["id"])).await;
-    assert_eq!(e["subject"], "Fwd: Quote for the ședința");
-    assert_eq!(e["from"]["address"], "sam@team.example");
-    assert!(e["date"]
+    assert_eq!(e["subject"], "Quote for the ședința");
+    assert_eq!(e["from"]["address"], "jane@client.example");
+    assert_eq!(e["from"]["name"], "Jane Client");
+    assert_eq!(e["to"][0]["address"], "sam@team.example");
+    assert_eq!(e["forwarded_by"]["address"], "sam@team.example");
+    assert!(e["forwarded_at"]
         .as_str()
         .unwrap()
         .starts_with("2025-06-03T09:00:00"));
+    assert!(
+        e["date"]
+            .as_str()
+            .unwrap()
+            .starts_with("2025-06-02T15:04:00"),
+        "{e}"
+    );
+    assert_eq!(e["date_raw"], "Mon, 2 Jun 2025 at 15:04");
+    assert_eq!(e["direction"], "incoming");
+    assert_eq!(e["forward_note"], serde_json::Value::Null);
+    assert!(!e["body_text"]
+        .as_str()
+        .unwrap()
+        .contains("Forwarded message"));
     let raw_back = app.get(&format!("/api/entries/{}/raw", entry["id"])).await;
     assert_eq!(raw_back.headers()["content-type"], "message/rfc822");
     assert_eq!(raw_back.bytes().await.unwrap().as_ref(), &raw[..]);

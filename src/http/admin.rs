@@ -93,9 +93,25 @@ pub async fn quarantine_release(
     State(st): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<i64>,
+    body: axum::body::Bytes,
 ) -> Result<Response, Error> {
     require_admin(&user)?;
-    st.store.release(id).await.map_err(not_found)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Release {
+        card_id: Option<i64>,
+    }
+    let card = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let r: Option<Release> = serde_json::from_slice(&body)
+            .map_err(|e| Error::Unprocessable(format!("expected {{\"card_id\": N}}: {e}")))?;
+        r.and_then(|r| r.card_id)
+    };
+    if let Some(card) = card {
+        super::cards::load_card(&st, card).await?;
+    }
+    st.store.release(id, card).await.map_err(not_found)?;
     tracing::info!(message = id, admin = user.id, "released from quarantine");
     st.ingest.wake_worker();
     match super::upload::wait_processed(&st, id).await? {
@@ -133,4 +149,22 @@ pub async fn quarantine_delete(
     }
     tracing::info!(message = id, admin = user.id, "deleted from quarantine");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Each IMAP account: last poll, last success, last error, messages taken.
+pub async fn imap_status(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    require_admin(&user)?;
+    let accounts: Vec<crate::imap::AccountStatus> = st
+        .imap_status
+        .iter()
+        .map(|s| {
+            s.lock()
+                .map(|g| g.clone())
+                .unwrap_or_else(|p| p.into_inner().clone())
+        })
+        .collect();
+    Ok(axum::Json(json!({ "accounts": accounts })))
 }

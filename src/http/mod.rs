@@ -36,7 +36,10 @@ pub struct AppState {
     pub blobs: ContentStore,
     pub archive_domain: String,
     pub ingest: Ingest,
+    pub imap_status: std::sync::Arc<Vec<ImapStatus>>,
 }
+
+pub type ImapStatus = std::sync::Arc<std::sync::Mutex<crate::imap::AccountStatus>>;
 
 pub struct HttpLimits {
     pub max_body_bytes: usize,
@@ -65,6 +68,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/search", get(search::search))
         .route("/me", get(cards::me))
         .route("/admin/quarantine", get(admin::quarantine_list))
+        .route("/admin/imap", get(admin::imap_status))
         .route(
             "/admin/quarantine/{id}",
             axum::routing::delete(admin::quarantine_delete),

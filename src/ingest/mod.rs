@@ -128,6 +128,30 @@ impl Ingest {
         if cards.is_empty() {
             return Err(IngestError::NoCard);
         }
+        self.enqueue(source, envelope, raw, cards, None).await
+    }
+
+    /// Durably accepts a message no card could be found for: it waits in the
+    /// quarantine for an admin, never dropped.
+    pub async fn accept_unrouted(
+        &self,
+        source: Source,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        reason: String,
+    ) -> Result<i64, IngestError> {
+        self.enqueue(source, envelope, raw, vec![], Some(reason))
+            .await
+    }
+
+    async fn enqueue(
+        &self,
+        source: Source,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        cards: Vec<(i64, String)>,
+        quarantine: Option<String>,
+    ) -> Result<i64, IngestError> {
         let size = raw.len() as i64;
         let spool = self.spool.clone();
         let staged = tokio::task::spawn_blocking(move || spool.stage(&raw))
@@ -144,6 +168,7 @@ impl Ingest {
                 peer: envelope.peer,
                 cards,
                 trusted: matches!(source, Source::Upload | Source::Import),
+                quarantine,
             },
             staged: Some(staged),
             reply,

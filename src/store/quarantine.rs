@@ -57,18 +57,50 @@ impl Store {
         .ok_or(StoreError::NotFound)
     }
 
-    /// Back to the queue, marked so the sender check lets it through.
-    pub async fn release(&self, id: i64) -> Result<()> {
+    /// Back to the queue, marked so the sender check lets it through; `card`
+    /// routes a message that had no card.
+    pub async fn release(&self, id: i64, card: Option<i64>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE id = ? AND state = 'quarantined'",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if held == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(card) = card {
+            sqlx::query(
+                "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt)
+                 SELECT id, ?, 'released by admin' FROM messages WHERE id = ? AND state = 'quarantined'",
+            )
+            .bind(card)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let routed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM message_cards WHERE message_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if routed == 0 {
+            return Err(StoreError::Conflict(
+                "this message routes to no card: release it with {\"card_id\": N}".into(),
+            ));
+        }
         let done = sqlx::query(
             "UPDATE messages SET state = 'queued', released = 1, attempts = 0, last_error = NULL
              WHERE id = ? AND state = 'quarantined'",
         )
         .bind(id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -106,5 +138,38 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows)
+    }
+}
+
+impl Store {
+    pub async fn imap_cursor(&self, account: &str, folder: &str) -> Result<Option<(i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT uid_validity, last_uid FROM imap_cursors WHERE account = ? AND folder = ?",
+        )
+        .bind(account)
+        .bind(folder)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn save_imap_cursor(
+        &self,
+        account: &str,
+        folder: &str,
+        uid_validity: i64,
+        last_uid: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imap_cursors (account, folder, uid_validity, last_uid) VALUES (?, ?, ?, ?)
+             ON CONFLICT (account, folder) DO UPDATE SET uid_validity = excluded.uid_validity,
+                                                         last_uid = excluded.last_uid",
+        )
+        .bind(account)
+        .bind(folder)
+        .bind(uid_validity)
+        .bind(last_uid)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 }

@@ -16,6 +16,8 @@ pub struct NewMessage {
     /// Put there by an authenticated user (upload, import): the
     /// `archive.accept_from` sender check does not apply.
     pub trusted: bool,
+    /// Set when the message must wait for an admin (e.g. no card found).
+    pub quarantine: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -37,8 +39,9 @@ impl Store {
         let mut ids = Vec::with_capacity(batch.len());
         for m in batch {
             let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at, released)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at, released,
+                                       state, last_error)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&m.sha256)
             .bind(m.size)
@@ -48,6 +51,8 @@ impl Store {
             .bind(&m.peer)
             .bind(&now)
             .bind(m.trusted)
+            .bind(if m.quarantine.is_some() { "quarantined" } else { "queued" })
+            .bind(&m.quarantine)
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(

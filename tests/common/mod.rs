@@ -2,6 +2,7 @@
 //! real sockets. Also a minimal SMTP client and polling helpers.
 #![allow(dead_code)]
 
+pub mod dovecot;
 pub mod process;
 pub mod smtp_client;
 

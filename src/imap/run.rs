@@ -1,0 +1,220 @@
+//! The per-account loop: poll, then wait for mail (IDLE or sleep), back off on failure.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::conn::{connect, Conn, COMMAND_TIMEOUT};
+use super::error::step;
+use super::poll::{poll_session, PassReport};
+use super::{AccountStatus, ImapAccount, ImapError, ImapSink};
+
+/// Re-issue IDLE well inside the 29 minutes of RFC 2177 (and NAT timeouts).
+const IDLE_MAX: Duration = Duration::from_secs(20 * 60);
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// Bad credentials will not fix themselves within seconds; avoid hammering (and lockouts).
+const PERMANENT_MIN_BACKOFF: Duration = Duration::from_secs(30);
+
+enum Wake {
+    Poll,
+    Shutdown,
+}
+
+/// Runs until `shutdown` turns true (or its sender is dropped): poll, then wait for new mail
+/// with IDLE on the first folder when the server supports it (re-IDLE at most every 20 min,
+/// and wake at `poll_interval_secs` to cover the other folders), else sleep the interval.
+/// Failures back off exponentially with jitter (cap 5 min) and land in `status`.
+pub async fn run_account<S: ImapSink>(
+    account: ImapAccount,
+    sink: Arc<S>,
+    status: Arc<Mutex<AccountStatus>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    update(&status, |s| s.name = account.name.clone());
+    if let Err(e) = account.validate() {
+        tracing::error!(account = %account.name, "{e}");
+        update(&status, |s| s.last_error = Some(stamped(&e.to_string())));
+        wait_shutdown(&mut shutdown).await;
+        return;
+    }
+    account.warn_if_cleartext();
+    let interval = Duration::from_secs(account.poll_interval_secs.max(1));
+    let mut conn: Option<Conn> = None;
+    let mut failures: u32 = 0;
+
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        update(&status, |s| s.last_poll = Some(now()));
+        let mut report = PassReport::default();
+        let result = match conn.as_mut() {
+            Some(c) => poll_session(c, &account, &*sink, &mut report, Some(&shutdown)).await,
+            None => {
+                // Connecting to a dead host can take long; nothing is in flight yet, so a
+                // shutdown simply abandons it.
+                let connected = tokio::select! {
+                    c = connect(&account) => c,
+                    () = wait_shutdown(&mut shutdown) => break,
+                };
+                match connected {
+                    Ok(c) => {
+                        let c = conn.insert(c);
+                        poll_session(c, &account, &*sink, &mut report, Some(&shutdown)).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        update(&status, |s| s.messages_taken += report.taken as u64);
+        if !report.skipped.is_empty() {
+            update(&status, |s| {
+                s.last_error = Some(stamped(&report.skipped.join("; ")))
+            });
+        }
+
+        let wake = match result {
+            Ok(()) => {
+                failures = 0;
+                update(&status, |s| s.last_success = Some(now()));
+                match conn.take() {
+                    Some(c) if c.caps.idle => {
+                        match idle_wait(c, &account, &report, interval, &mut shutdown).await {
+                            Ok((c, wake)) => {
+                                conn = Some(c);
+                                Ok(wake)
+                            }
+                            Err(e) => Err(e),
+                        }
+                    }
+                    other => {
+                        // No IDLE: a fresh login per pass beats a connection gone stale.
+                        if let Some(c) = other {
+                            c.logout().await;
+                        }
+                        Ok(sleep_or_shutdown(interval, &mut shutdown).await)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        };
+
+        match wake {
+            Ok(Wake::Poll) => {}
+            Ok(Wake::Shutdown) => break,
+            Err(e) => {
+                conn = None;
+                failures = failures.saturating_add(1);
+                let mut delay = backoff(failures);
+                if e.is_permanent() {
+                    delay = delay.max(PERMANENT_MIN_BACKOFF);
+                }
+                tracing::warn!(account = %account.name, retry_in_ms = delay.as_millis() as u64, "IMAP poll failed: {e}");
+                update(&status, |s| s.last_error = Some(stamped(&e.to_string())));
+                if let Wake::Shutdown = sleep_or_shutdown(delay, &mut shutdown).await {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(c) = conn {
+        c.logout().await;
+    }
+}
+
+/// Waits in IDLE on the first folder until it reports a change, the interval passes, or
+/// shutdown. Returns the connection (back out of IDLE) for the next pass.
+async fn idle_wait(
+    mut conn: Conn,
+    account: &ImapAccount,
+    report: &PassReport,
+    interval: Duration,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(Conn, Wake), ImapError> {
+    let folder = &account.folders[0];
+    let ctx = format!("SELECT {folder:?}");
+    let mbox = step(&ctx, COMMAND_TIMEOUT, conn.session.select(folder)).await?;
+    // Mail that arrived after the pass's SELECT would not be announced in IDLE: poll now.
+    let seen = report.seen.get(folder).copied();
+    if seen.is_none_or(|(uv, next)| mbox.uid_validity != Some(uv) || mbox.uid_next != next) {
+        return Ok((conn, Wake::Poll));
+    }
+    let caps = conn.caps;
+    let mut handle = conn.session.idle();
+    step("IDLE", COMMAND_TIMEOUT, handle.init()).await?;
+    let wake = {
+        let (idle, _stop) = handle.wait_with_timeout(interval.min(IDLE_MAX));
+        tokio::select! {
+            r = idle => match r {
+                // Timeout, new data, or the stream ended (DONE below then reports a dead link).
+                Ok(IdleResponse::NewData(_) | IdleResponse::Timeout | IdleResponse::ManualInterrupt) => Wake::Poll,
+                Err(e) => return Err(ImapError::from_imap("IDLE", e)),
+            },
+            () = wait_shutdown(shutdown) => Wake::Shutdown,
+        }
+    };
+    let session = step("DONE", COMMAND_TIMEOUT, handle.done()).await?;
+    Ok((Conn { session, caps }, wake))
+}
+
+fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    let full = BACKOFF_BASE.saturating_mul(1 << exp).min(BACKOFF_CAP);
+    // Jitter in [full/2, full] so accounts sharing a server do not retry in lockstep.
+    let ms = full.as_millis() as u64;
+    Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
+}
+
+async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> Wake {
+    tokio::select! {
+        () = tokio::time::sleep(d) => Wake::Poll,
+        () = wait_shutdown(shutdown) => Wake::Shutdown,
+    }
+}
+
+/// Resolves once shutdown is requested or its sender is gone.
+async fn wait_shutdown(rx: &mut watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+fn update(status: &Mutex<AccountStatus>, f: impl FnOnce(&mut AccountStatus)) {
+    // A panic elsewhere must not stop status updates.
+    let mut guard = status.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut guard);
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn stamped(msg: &str) -> String {
+    format!("{}: {msg}", now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        for n in 1..40 {
+            let d = backoff(n);
+            let full = BACKOFF_BASE
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(BACKOFF_CAP);
+            assert!(d <= full && d >= full / 2, "{n}: {d:?}");
+        }
+        assert!(backoff(100) <= BACKOFF_CAP);
+    }
+}

@@ -44,6 +44,14 @@ pub struct Storage {
 impl Storage {
     pub async fn open(config: &Config) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.storage.data_dir)?;
+        // Archived mail is private: only the service's user may read it.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                &config.storage.data_dir,
+                std::fs::Permissions::from_mode(0o700),
+            )?;
+        }
         Ok(Storage {
             store: Store::open(&config.db_path()).await?,
             spool: ContentStore::open(&config.spool_dir())?,
@@ -159,6 +167,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         max_attempts: config.ingest.max_attempts,
         team_domains: config.archive.team_domains.clone(),
         accept_from: config.archive.accept_from,
+        archive_domain: config.archive.domain.clone(),
     };
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));

@@ -62,7 +62,6 @@ pub struct StorageConfig {
 pub struct IndexConfig {
     pub dir: PathBuf,
     pub writer_memory_bytes: usize,
-    pub commit_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -82,28 +82,9 @@ pub async fn run(
 
     // Process here unless a running server holds the index; then it does the work.
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut local_worker = None;
-    match SearchIndex::open(&config.index.dir)
-        .and_then(|i| IndexWriterTask::spawn(&i, config.index.writer_memory_bytes))
-    {
-        Ok((handle, task)) => {
-            let worker = Worker {
-                store: store.clone(),
-                spool: storage.spool.clone(),
-                blobs: storage.blobs.clone(),
-                index: handle,
-                batch_size: config.ingest.batch_size,
-                max_attempts: config.ingest.max_attempts,
-                team_domains: config.archive.team_domains.clone(),
-                accept_from: config.archive.accept_from,
-            };
-            let run = tokio::spawn(worker.run(wake.clone(), Duration::from_millis(200), stop_rx));
-            local_worker = Some((run, task));
-        }
-        Err(IndexError::Locked(_)) => {
-            bar.println("a running dossier holds the index: it will process the imported messages");
-        }
-        Err(e) => return Err(e.into()),
+    let mut local_worker = start_worker(config, &storage, wake.clone(), stop_rx.clone())?;
+    if local_worker.is_none() {
+        bar.println("a running dossier holds the index: it will process the imported messages");
     }
 
     let mut summary = Summary::default();
@@ -168,18 +149,33 @@ pub async fn run(
     ingest.wake_worker();
     bar.set_message(format!("{seen} read; waiting for processing"));
 
-    // Wait until every queued message is processed, then count outcomes.
+    // Wait until every queued message is processed, then count outcomes. If a
+    // server was doing the work and stops, take the index over.
     for (id, label) in &queued {
+        let mut waited = 0u32;
         loop {
             match store.message_state(*id).await?.as_deref() {
                 Some("done") => break,
+                None => {
+                    summary
+                        .failed
+                        .push((label.clone(), "removed from the queue".into()));
+                    break;
+                }
                 Some("failed") => {
                     summary
                         .failed
                         .push((label.clone(), "could not be processed".into()));
                     break;
                 }
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+                _ => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    waited += 1;
+                    if local_worker.is_none() && waited.is_multiple_of(100) {
+                        local_worker =
+                            start_worker(config, &storage, wake.clone(), stop_rx.clone())?;
+                    }
+                }
             }
         }
         let links = store.message_entries(*id).await?;
@@ -201,6 +197,38 @@ pub async fn run(
 
 /// What one accept task returns: the input's label and its queue id or error.
 type Accepted = (String, Result<i64, String>);
+
+type LocalWorker = (tokio::task::JoinHandle<()>, IndexWriterTask);
+
+/// Starts a worker in this process, or None when another process (a running
+/// server) holds the index writer.
+fn start_worker(
+    config: &Config,
+    storage: &Storage,
+    wake: Arc<Notify>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Option<LocalWorker>> {
+    let spawned = SearchIndex::open(&config.index.dir)
+        .and_then(|i| IndexWriterTask::spawn(&i, config.index.writer_memory_bytes));
+    let (handle, task) = match spawned {
+        Ok(pair) => pair,
+        Err(IndexError::Locked(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let worker = Worker {
+        store: storage.store.clone(),
+        spool: storage.spool.clone(),
+        blobs: storage.blobs.clone(),
+        index: handle,
+        batch_size: config.ingest.batch_size,
+        max_attempts: config.ingest.max_attempts,
+        team_domains: config.archive.team_domains.clone(),
+        accept_from: config.archive.accept_from,
+        archive_domain: config.archive.domain.clone(),
+    };
+    let run = tokio::spawn(worker.run(wake, Duration::from_millis(200), stop));
+    Ok(Some((run, task)))
+}
 
 fn collect(
     joined: Option<Result<Accepted, tokio::task::JoinError>>,

@@ -202,3 +202,38 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_spoofed_archive_domain_sender_is_not_team_and_big_uploads_get_json_413() {
+    let app = spawn_app_with(&[("smtp.max_message_bytes", "4000")]).await;
+    let card = app.create_card("Spoof").await;
+    // The bootstrap admin is admin@archive.localhost; that address is never team.
+    let spoof = b"From: admin@archive.localhost\r\nSubject: trust me\r\nMessage-ID: <spoof@x>\r\n\r\nspoofword\r\n";
+    assert!(app
+        .send(&[card["archive_address"].as_str().unwrap()], spoof)
+        .await
+        .starts_with("250"));
+    let mut list = Value::Null;
+    for _ in 0..200 {
+        list = app.get_json("/api/admin/quarantine").await;
+        if list["total"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(list["total"], 1, "{list}");
+
+    let r = app
+        .client
+        .post(app.url(&format!("/api/cards/{}/messages", card["id"])))
+        .bearer_auth(&app.token)
+        .header("content-type", "message/rfc822")
+        .body(vec![b'x'; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large");
+    app.shutdown().await;
+}

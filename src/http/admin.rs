@@ -32,7 +32,7 @@ struct QuarantineItem {
 async fn item(st: &AppState, q: Quarantined) -> QuarantineItem {
     let spool = st.spool.clone();
     let sha = q.sha256.clone();
-    let raw = tokio::task::spawn_blocking(move || spool.get(&sha).ok())
+    let raw = tokio::task::spawn_blocking(move || spool.get_prefix(&sha, 64 * 1024).ok())
         .await
         .ok()
         .flatten()

@@ -88,6 +88,7 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
                 axum::Json(serde_json::json!({"error": {"code": "method_not_allowed", "message": "method not allowed"}})),
             )
         })
+        .layer(axum::middleware::map_response(json_for_bare_errors))
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -95,6 +96,30 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Layers (timeouts, body limits) answer with an empty or plain-text body;
+/// give those the same JSON error shape as everything else.
+async fn json_for_bare_errors(resp: axum::response::Response) -> axum::response::Response {
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    match resp.status() {
+        StatusCode::REQUEST_TIMEOUT if !is_json => {
+            use axum::response::IntoResponse;
+            (
+                StatusCode::REQUEST_TIMEOUT,
+                axum::Json(serde_json::json!({"error": {"code": "timeout", "message": "request took too long"}})),
+            )
+                .into_response()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => {
+            use axum::response::IntoResponse;
+            Error::TooLarge.into_response()
+        }
+        _ => resp,
+    }
 }
 
 /// Serves until `shutdown` resolves, then finishes in-flight requests.

@@ -60,9 +60,19 @@ impl ContentStore {
                 fs::create_dir(&d)?;
             }
         }
-        // Leftovers of writes interrupted by a crash.
-        for e in fs::read_dir(&tmp)? {
-            let _ = fs::remove_file(e?.path());
+        // Leftovers of writes interrupted by a crash. Only old ones: a CLI
+        // command opening the store must not delete a running server's files.
+        let stale = std::time::Duration::from_secs(3600);
+        for e in fs::read_dir(&tmp)?.flatten() {
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > stale);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
         }
         sync_dir(root)?;
         if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -109,6 +119,14 @@ impl ContentStore {
     /// to their digest names, flush the directories. When this returns Ok, all
     /// of them survive a crash or power loss.
     pub fn publish(&self, staged: &[Staged]) -> io::Result<()> {
+        // Content found already stored at stage time must still be there (an
+        // admin may have deleted a quarantined copy meanwhile).
+        if let Some(gone) = staged.iter().find(|s| s.tmp.is_none() && !s.path.exists()) {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("stored content {} vanished; retry", gone.sha),
+            ));
+        }
         let pending: Vec<&Staged> = staged.iter().filter(|s| s.tmp.is_some()).collect();
         if pending.is_empty() {
             return Ok(());
@@ -170,6 +188,17 @@ impl ContentStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// The first `n` bytes of stored content (enough for the headers).
+    pub fn get_prefix(&self, sha: &str, n: u64) -> io::Result<Vec<u8>> {
+        use std::io::Read;
+        let path = self
+            .path_of(sha)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a digest"))?;
+        let mut out = Vec::new();
+        File::open(path)?.take(n).read_to_end(&mut out)?;
+        Ok(out)
     }
 
     pub fn get(&self, sha: &str) -> io::Result<Vec<u8>> {

@@ -37,6 +37,7 @@ pub struct Worker {
     /// `archive.team_domains`; users' own addresses are read per batch.
     pub team_domains: Vec<String>,
     pub accept_from: AcceptFrom,
+    pub archive_domain: String,
 }
 
 /// What one message produced, before it is stored.
@@ -58,8 +59,13 @@ impl Worker {
         let mut entries = Vec::new();
         let mut staged = Vec::new();
         let mut ok_ids = Vec::new();
+        // Addresses on the archive domain (like the bootstrap admin's) are
+        // never team: anyone can put them in a From header.
+        let suffix = format!("@{}", self.archive_domain.to_ascii_lowercase());
+        let mut addresses = self.store.user_addresses().await?;
+        addresses.retain(|a| !a.ends_with(&suffix));
         let team = TeamList {
-            addresses: self.store.user_addresses().await?,
+            addresses,
             domains: self.team_domains.clone(),
             accept_from: self.accept_from,
         };
@@ -126,7 +132,8 @@ impl Worker {
                     tokio::select! {
                         _ = wake.notified() => {}
                         _ = tokio::time::sleep(poll) => {}
-                        _ = shutdown.changed() => {}
+                        // Err: the sender is gone, which also means stop.
+                        r = shutdown.changed() => if r.is_err() { break },
                     }
                 }
                 Ok(_) => backoff = Duration::from_millis(100),
@@ -134,7 +141,7 @@ impl Worker {
                     tracing::error!(error = %e, "ingest worker step failed; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(backoff) => {}
-                        _ = shutdown.changed() => {}
+                        r = shutdown.changed() => if r.is_err() { break },
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
@@ -176,17 +183,18 @@ fn prepare(
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
         .map(|d| d.timestamp())
         .unwrap_or(0);
-    let analysis = mail::analyze(&raw, &team.team());
+    // Who may archive is decided on the headers alone, before the (costlier)
+    // unwrapping ever sees a stranger's message.
     if team.accept_from == AcceptFrom::Team && !msg.released {
-        let sender = analysis.sender.as_ref().and_then(|m| m.address.as_deref());
-        if !sender.is_some_and(|a| team.team().is_member(a)) {
-            let who = sender.unwrap_or("an unknown sender");
+        let sender = mail::sender_address(&raw);
+        if !sender.as_deref().is_some_and(|a| team.team().is_member(a)) {
+            let who = sender.as_deref().unwrap_or("an unknown sender");
             return Ok(Outcome::Quarantine(format!(
                 "sender {who} is not a team member (archive.accept_from = \"team\")"
             )));
         }
     }
-    let extracted = analysis.entries;
+    let extracted = mail::analyze(&raw, &team.team()).entries;
     let several = extracted.len() > 1;
     let mut entries = Vec::new();
     let mut staged = Vec::new();

@@ -1,6 +1,6 @@
 //! mbox in the mboxrd flavour: `From ` separator lines, and body lines matching
-//! `>*From ` get one more `>` on write and one less on read, so any message
-//! round-trips byte for byte.
+//! `>*From ` get one more `>` on write and one less on read, so a message
+//! round-trips byte for byte (one that lacks a final newline gains one).
 
 use std::io::{self, BufRead, Write};
 

@@ -121,6 +121,35 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--x--\r\n";
         assert_eq!(e.attachments[0].content_type, "application/pdf");
     }
 
+    fn team_of(domain: &str) -> Vec<String> {
+        vec![domain.to_owned()]
+    }
+
+    #[test]
+    fn hostile_forwards_neither_panic_nor_take_quadratic_time() {
+        let domains = team_of("team.example");
+        let team = Team {
+            addresses: &[],
+            domains: &domains,
+        };
+        // A multi-byte zone offset once split a char in half.
+        let raw = "From: s@team.example\r\nSubject: Fwd: x\r\n\r\n---------- Forwarded message ---------\r\n\
+From: c@client.example\r\nDate: 2 Jun 2025 15:04 +€1\r\nSubject: x\r\nTo: s@team.example\r\n\r\nbody\r\n";
+        assert_eq!(analyze(raw.as_bytes(), &team).entries.len(), 1);
+        // Thousands of label-like lines: the block scan is bounded.
+        let mut big = String::from("From: s@team.example\r\nSubject: Fwd: y\r\n\r\n");
+        for _ in 0..20_000 {
+            big.push_str("Bcc: x@y.example\r\n");
+        }
+        assert_eq!(analyze(big.as_bytes(), &team).entries.len(), 1);
+    }
+
+    #[test]
+    fn empty_message_ids_do_not_collapse_entries() {
+        assert_eq!(dedup_key(Some(" "), "abc", None), "sha:abc");
+        assert_eq!(dedup_key(Some("a@b"), "abc", Some(1)), "mid:a@b");
+    }
+
     #[test]
     fn garbage_still_yields_an_entry() {
         for raw in [&b""[..], b"\0\0\xff\xfe", b"Subject: \xff\r\n\r\n\xc3"] {
@@ -171,6 +200,13 @@ pub fn subject_code(raw: &[u8]) -> Option<String> {
     Some(subject[start..end].trim().to_owned())
 }
 
+/// The address in the outer message's From header (the forwarder, for a forward).
+pub fn sender_address(raw: &[u8]) -> Option<String> {
+    let msg = MessageParser::default().parse_headers(raw)?;
+    let addr = msg.from()?.first()?.address()?.trim().to_owned();
+    (!addr.is_empty()).then_some(addr)
+}
+
 /// The Message-ID of the outer message (for a cheap duplicate check).
 pub fn message_id(raw: &[u8]) -> Option<String> {
     MessageParser::default()
@@ -182,6 +218,8 @@ pub fn message_id(raw: &[u8]) -> Option<String> {
 /// The per-card deduplication key: the Message-ID, or the hash of the raw bytes
 /// (with the part number when one message yields several entries).
 pub fn dedup_key(message_id: Option<&str>, raw_sha256: &str, part: Option<usize>) -> String {
+    // An empty Message-ID (`<>`) would make every such mail one entry.
+    let message_id = message_id.filter(|m| !m.trim().is_empty());
     match (message_id, part) {
         (Some(id), _) => format!("mid:{id}"),
         (None, None) => format!("sha:{raw_sha256}"),

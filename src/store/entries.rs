@@ -233,7 +233,7 @@ impl Store {
         }
         sqlx::query(
             "UPDATE messages SET state = 'stored'
-             WHERE state = 'queued' AND id IN (SELECT value FROM json_each(?))",
+             WHERE state IN ('queued', 'stored') AND id IN (SELECT value FROM json_each(?))",
         )
         .bind(serde_json::to_string(messages).expect("ids serialize"))
         .execute(&mut *tx)

@@ -61,35 +61,7 @@ impl Store {
     /// routes a message that had no card.
     pub async fn release(&self, id: i64, card: Option<i64>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let held: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM messages WHERE id = ? AND state = 'quarantined'",
-        )
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if held == 0 {
-            return Err(StoreError::NotFound);
-        }
-        if let Some(card) = card {
-            sqlx::query(
-                "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt)
-                 SELECT id, ?, 'released by admin' FROM messages WHERE id = ? AND state = 'quarantined'",
-            )
-            .bind(card)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let routed: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM message_cards WHERE message_id = ?")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if routed == 0 {
-            return Err(StoreError::Conflict(
-                "this message routes to no card: release it with {\"card_id\": N}".into(),
-            ));
-        }
+        // Write first, so the transaction holds the write lock before it reads.
         let done = sqlx::query(
             "UPDATE messages SET state = 'queued', released = 1, attempts = 0, last_error = NULL
              WHERE id = ? AND state = 'quarantined'",
@@ -99,6 +71,27 @@ impl Store {
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
+        }
+        if let Some(card) = card {
+            sqlx::query(
+                "INSERT OR IGNORE INTO message_cards (message_id, card_id, rcpt)
+                 VALUES (?, ?, 'released by admin')",
+            )
+            .bind(id)
+            .bind(card)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let routed: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM message_cards WHERE message_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if routed == 0 {
+            // Dropping the transaction rolls the release back.
+            return Err(StoreError::Conflict(
+                "this message routes to no card: release it with {\"card_id\": N}".into(),
+            ));
         }
         tx.commit().await?;
         Ok(())

@@ -69,12 +69,13 @@ impl Store {
         Ok(ids)
     }
 
-    /// Oldest queued messages first.
+    /// Oldest first. `stored` rows are included: processing is idempotent, and a
+    /// row left `stored` by a failed state update must not wait for a restart.
     pub async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
         let rows: Vec<(i64, String, String, i64, bool, Option<String>)> = sqlx::query_as(
             "SELECT m.id, m.sha256, m.received_at, m.attempts, m.released,
                     (SELECT group_concat(card_id) FROM message_cards WHERE message_id = m.id)
-             FROM messages m WHERE m.state = 'queued' ORDER BY m.id LIMIT ?",
+             FROM messages m WHERE m.state IN ('queued', 'stored') ORDER BY m.id LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)

@@ -31,6 +31,12 @@ pub(crate) struct Split {
     pub lines_above: usize,
 }
 
+/// A header block never has more lines than this; bounds the scan so a body
+/// of thousands of label-like lines stays linear.
+const MAX_BLOCK_LINES: usize = 40;
+/// Forwarded header blocks sit near the top; deeper lines are not searched.
+const MAX_SCAN_LINES: usize = 2_000;
+
 /// The first valid header block of `text`, if any.
 pub(crate) fn find_first(text: &str) -> Option<Split> {
     let mut lines: Vec<String> = text
@@ -42,7 +48,7 @@ pub(crate) fn find_first(text: &str) -> Option<Split> {
         })
         .collect();
     clients::unquote_after_forward_separator(&mut lines);
-    (0..lines.len())
+    (0..lines.len().min(MAX_SCAN_LINES))
         .filter(|&i| labels::split_line(&lines[i]).is_some())
         .find_map(|start| {
             parse_block(&lines, start).map(|(block, end)| split_at(&lines, start, end, block))
@@ -55,7 +61,7 @@ fn parse_block(lines: &[String], start: usize) -> Option<(HeaderBlock, usize)> {
     let mut b = HeaderBlock::default();
     let mut last = None;
     let mut j = start;
-    while j < lines.len() {
+    while j < lines.len() && j - start < MAX_BLOCK_LINES {
         let line = &lines[j];
         if let Some((field, lang, value)) = labels::split_line(line) {
             let slot = match field {

@@ -269,7 +269,7 @@ fn offset(tok: &str) -> Option<i32> {
     };
     let (h, m) = match body.split_once(':') {
         Some((h, m)) => (h, m),
-        None if body.len() == 4 => body.split_at(2),
+        None if body.len() == 4 && body.is_ascii() => body.split_at(2),
         None => (body, "0"),
     };
     if h.is_empty()

@@ -5,7 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::process::{dossier, run_ok, ServerProcess};
+use common::process::{api_get, dossier, run_ok, ServerProcess};
 use common::smtp_client::SmtpClient;
 use serde_json::Value;
 
@@ -152,21 +152,12 @@ async fn reindex_rebuilds_search_from_the_store() {
         .await
         .starts_with("250"));
     c.quit().await;
-    let client = reqwest::Client::new();
-    let search = |http: std::net::SocketAddr| {
-        let client = client.clone();
+    let search = |http| {
         let token = token.clone();
         async move {
-            let v: Value = client
-                .get(format!("http://{http}/api/search?q=zeppelin"))
-                .bearer_auth(&token)
-                .send()
-                .await
+            api_get(http, &token, "/api/search?q=zeppelin").await["total"]
+                .as_u64()
                 .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["total"].as_u64().unwrap()
         }
     };
     let mut n = 0;

@@ -100,15 +100,7 @@ async fn mail_from_outside_the_team_is_quarantined_then_released_or_deleted() {
     assert!(app.send(&[&addr], &stranger("q2")).await.starts_with("250"));
 
     // Not on the card, not searchable; listed for admins only.
-    let mut list = Value::Null;
-    for _ in 0..200 {
-        list = app.get_json("/api/admin/quarantine").await;
-        if list["total"] == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(list["total"], 2, "{list}");
+    let list = app.wait_total("/api/admin/quarantine", 2).await;
     let item = &list["messages"][1];
     assert_eq!(item["from"], "Mallory <m@elsewhere.example>");
     assert_eq!(item["card_ids"][0], card["id"]);
@@ -213,15 +205,7 @@ async fn a_spoofed_archive_domain_sender_is_not_team_and_big_uploads_get_json_41
         .send(&[card["archive_address"].as_str().unwrap()], spoof)
         .await
         .starts_with("250"));
-    let mut list = Value::Null;
-    for _ in 0..200 {
-        list = app.get_json("/api/admin/quarantine").await;
-        if list["total"] == 1 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(list["total"], 1, "{list}");
+    app.wait_total("/api/admin/quarantine", 1).await;
 
     let r = app
         .client

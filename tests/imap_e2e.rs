@@ -58,15 +58,7 @@ async fn a_shared_mailbox_is_collected_onto_cards() {
     app.wait_history(card["id"].as_i64().unwrap(), 2).await;
     app.wait_search("imapword", 2).await;
 
-    let mut quarantine = Value::Null;
-    for _ in 0..200 {
-        quarantine = app.get_json("/api/admin/quarantine").await;
-        if quarantine["total"] == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(quarantine["total"], 1, "{quarantine}");
+    let quarantine = app.wait_total("/api/admin/quarantine", 1).await;
     let held = &quarantine["messages"][0];
     assert_eq!(held["source"], "imap");
     assert!(held["reason"]

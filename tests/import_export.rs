@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::process::{dossier, run_ok, ServerProcess};
+use common::process::{api_get, dossier, run_ok, ServerProcess};
 use common::{forwarded_mail, spawn_app};
 use dossier::mail::mbox;
 use reqwest::StatusCode;
@@ -177,15 +177,7 @@ async fn import_mbox_maildir_and_eml_without_duplicates_then_export() {
     let token = token.lines().last().unwrap().to_owned();
     let server = ServerProcess::start(dir.path()).await;
     let client = reqwest::Client::new();
-    let v: Value = client
-        .get(format!("http://{}/api/search?q=importword", server.http))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = api_get(server.http, &token, "/api/search?q=importword").await;
     assert_eq!(v["total"], 5);
     let http_export = client
         .get(format!("http://{}/api/cards/{id}/export", server.http))

@@ -135,8 +135,9 @@ pub async fn regenerate_address(
         ));
     }
     let code = fresh_code(&st.store).await?;
-    let card = st.store.replace_archive_code(id, code.as_str()).await?;
-    Ok(axum::Json(CardView::new(card, &st.archive_domain)))
+    let new = st.store.replace_archive_code(id, code.as_str()).await?;
+    st.ingest.forget_code(&card.archive_code);
+    Ok(axum::Json(CardView::new(new, &st.archive_domain)))
 }
 
 pub async fn me(Caller(user): Caller) -> axum::Json<User> {

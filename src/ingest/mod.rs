@@ -45,6 +45,9 @@ pub struct Ingest {
     domain: String,
     committer: mpsc::Sender<committer::Pending>,
     wake: Arc<Notify>,
+    /// Live codes already looked up (code → card). Codes are never reissued;
+    /// a regenerated card's old code is removed with `forget_code`.
+    routes: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
 }
 
 impl Ingest {
@@ -64,6 +67,7 @@ impl Ingest {
             domain,
             committer: tx,
             wake,
+            routes: Arc::default(),
         }
     }
 
@@ -72,7 +76,25 @@ impl Ingest {
         let Some(code) = ArchiveCode::from_address(address, &self.domain) else {
             return Ok(None);
         };
-        Ok(self.store.card_id_by_code(code.as_str()).await?)
+        let cached = self.lock_routes().get(code.as_str()).copied();
+        if let Some(card) = cached {
+            return Ok(Some(card));
+        }
+        let card = self.store.card_id_by_code(code.as_str()).await?;
+        if let Some(card) = card {
+            self.lock_routes().insert(code.as_str().to_owned(), card);
+        }
+        Ok(card)
+    }
+
+    /// Stops routing a code (its card got a new archive address).
+    pub fn forget_code(&self, code: &str) {
+        self.lock_routes().remove(code);
+    }
+
+    fn lock_routes(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+        // The map is only a cache: a poisoned lock still holds valid entries.
+        self.routes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Routes a message that came without an envelope (IMAP, `import --route`)

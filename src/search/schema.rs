@@ -137,46 +137,84 @@ pub struct IndexDoc {
 
 impl IndexDoc {
     pub fn from_entry(e: &Entry) -> Self {
-        IndexDoc {
-            entry_id: e.id,
-            card_id: e.card_id,
-            kind: e.kind.clone(),
-            subject: e.subject.clone(),
-            body: e.body_text.clone(),
-            from: e.from.as_ref().map(|m| m.display()).unwrap_or_default(),
-            to: e.to.iter().chain(&e.cc).map(|m| m.display()).collect(),
-            attachments: e
-                .documents
-                .iter()
-                .filter_map(|d| d.filename.clone())
-                .collect(),
-            forwarded_by: forwarders(&e.meta),
-            occurred_at: e.occurred_at,
-            from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
-            date: e.date.clone(),
-        }
+        let filenames: Vec<_> = e
+            .documents
+            .iter()
+            .filter_map(|d| d.filename.clone())
+            .collect();
+        Self::build(
+            e.id,
+            &e.kind,
+            &e.subject,
+            &e.body_text,
+            &e.from,
+            [&e.to, &e.cc],
+            filenames,
+            &e.meta,
+            e.occurred_at,
+            &e.date,
+        )
+        .with_card(e.card_id)
     }
 
     /// The same document, built from what the worker just stored (saves a read).
     pub fn from_new(entry_id: i64, e: &NewEmailEntry) -> Self {
+        let filenames: Vec<_> = e
+            .documents
+            .iter()
+            .filter_map(|d| d.filename.clone())
+            .collect();
+        Self::build(
+            entry_id,
+            "email",
+            &e.subject,
+            &e.body_text,
+            &e.from,
+            [&e.to, &e.cc],
+            filenames,
+            &e.meta,
+            e.occurred_at,
+            &e.date,
+        )
+        .with_card(e.card_id)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        entry_id: i64,
+        kind: &str,
+        subject: &str,
+        body: &str,
+        from: &Option<Mailbox>,
+        recipients: [&Vec<Mailbox>; 2],
+        attachments: Vec<String>,
+        meta: &EmailMeta,
+        occurred_at: i64,
+        date: &Option<String>,
+    ) -> Self {
         IndexDoc {
             entry_id,
-            card_id: e.card_id,
-            kind: "email".into(),
-            subject: e.subject.clone(),
-            body: e.body_text.clone(),
-            from: e.from.as_ref().map(Mailbox::display).unwrap_or_default(),
-            to: e.to.iter().chain(&e.cc).map(Mailbox::display).collect(),
-            attachments: e
-                .documents
-                .iter()
-                .filter_map(|d| d.filename.clone())
+            card_id: 0,
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            body: body.to_owned(),
+            from: from.as_ref().map(Mailbox::display).unwrap_or_default(),
+            to: recipients
+                .into_iter()
+                .flatten()
+                .map(Mailbox::display)
                 .collect(),
-            forwarded_by: forwarders(&e.meta),
-            occurred_at: e.occurred_at,
-            from_json: serde_json::to_string(&e.from).unwrap_or_else(|_| "null".into()),
-            date: e.date.clone(),
+            attachments,
+            forwarded_by: forwarders(meta),
+            occurred_at,
+            from_json: serde_json::to_string(from).unwrap_or_else(|_| "null".into()),
+            date: date.clone(),
         }
+    }
+
+    fn with_card(mut self, card_id: i64) -> Self {
+        self.card_id = card_id;
+        self
     }
 
     pub fn to_document(&self, s: &Schema) -> TantivyDocument {

@@ -129,29 +129,27 @@ impl TestApp {
     /// Polls until the search returns `n` hits; returns the response.
     /// (A deadline, not a speed assertion: it only bounds a hung test.)
     pub async fn wait_search(&self, query: &str, n: u64) -> Value {
-        let path = format!("/api/search?q={}", urlencode(query));
-        let mut last = Value::Null;
-        for _ in 0..200 {
-            last = self.get_json(&path).await;
-            if last["total"] == n {
-                return last;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("search {query:?} never reached {n} hits; last: {last}");
+        self.wait_total(&format!("/api/search?q={}", urlencode(query)), n)
+            .await
     }
 
     pub async fn wait_history(&self, card_id: i64, n: u64) -> Value {
-        let path = format!("/api/cards/{card_id}/history");
+        self.wait_total(&format!("/api/cards/{card_id}/history"), n)
+            .await
+    }
+
+    /// Polls a listing until its `total` is `n`; returns the response.
+    /// (A deadline, not a speed assertion: it only bounds a hung test.)
+    pub async fn wait_total(&self, path: &str, n: u64) -> Value {
         let mut last = Value::Null;
         for _ in 0..200 {
-            last = self.get_json(&path).await;
+            last = self.get_json(path).await;
             if last["total"] == n {
                 return last;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("history of card {card_id} never reached {n}; last: {last}");
+        panic!("{path} never reached a total of {n}; last: {last}");
     }
 
     pub async fn shutdown(mut self) {

@@ -97,3 +97,16 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// GET an API path of a server process with a token; the JSON answer.
+pub async fn api_get(http: SocketAddr, token: &str, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("http://{http}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

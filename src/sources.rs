@@ -58,6 +58,17 @@ impl ImapSink for ImapIngest {
             .await
             .map_err(|e| e.to_string())?;
         let result = if cards.is_empty() {
+            let sha = crate::ingest::spool::sha256_hex(&raw);
+            if self
+                .0
+                .store()
+                .is_quarantined(&sha)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                // Fetched again (UIDVALIDITY rescan): already held once.
+                return Ok(());
+            }
             let reason = "no archive address or [#code] found in the message".to_owned();
             self.0.accept_unrouted(Source::Imap, env, raw, reason).await
         } else {

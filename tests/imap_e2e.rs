@@ -113,3 +113,44 @@ async fn a_bad_imap_account_is_refused_at_start() {
     assert!(err.to_string().contains("imap account"), "{err}");
     drop(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_uidvalidity_rescan_does_not_quarantine_twice() {
+    let mut dovecot = Dovecot::start();
+    let account = format!(
+        "[{{name = \"shared\", host = \"127.0.0.1\", port = {}, security = \"plain\", username = \"{USER}\", \
+         password = \"{PASSWORD}\", poll_interval_secs = 1, after = \"flag\"}}]",
+        dovecot.port()
+    );
+    let app = spawn_app_with(&[("imap.accounts", &account)]).await;
+    dovecot
+        .append(
+            "INBOX",
+            &mail(
+                "To: archive@company.example\r\nSubject: Nowhere\r\n",
+                "r1",
+                "rescanword",
+            ),
+        )
+        .await;
+    app.wait_total("/api/admin/quarantine", 1).await;
+    // The server forgets its UIDs: the poller takes the message again.
+    dovecot.reset_uidvalidity("INBOX");
+    let mut taken = 0;
+    for _ in 0..600 {
+        taken = app.get_json("/api/admin/imap").await["accounts"][0]["messages_taken"]
+            .as_u64()
+            .unwrap();
+        if taken >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(taken, 2, "the rescan fetched the message again");
+    assert_eq!(
+        app.get_json("/api/admin/quarantine").await["total"],
+        1,
+        "held once"
+    );
+    app.shutdown().await;
+}

@@ -58,6 +58,9 @@ impl Store {
             .foreign_keys(true);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // Writers wait their turn here; a long worker batch must not turn
+            // into SMTP 451s.
+            .acquire_timeout(Duration::from_secs(120))
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;

@@ -102,6 +102,18 @@ impl Store {
     /// the spool file).
     pub async fn delete_quarantined(&self, id: i64) -> Result<(String, bool)> {
         let mut tx = self.writer.begin().await?;
+        // A message that already produced entries (quarantined again after a
+        // config change) is history now: deleting it is a history operation.
+        let entries: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM message_entries WHERE message_id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if entries > 0 {
+            return Err(StoreError::Conflict(
+                "this message already has entries on a card; it cannot be deleted from the quarantine".into(),
+            ));
+        }
         // The routing rows reference the message, so they go first.
         sqlx::query(
             "DELETE FROM message_cards WHERE message_id =
@@ -123,6 +135,18 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok((sha, shared > 0))
+    }
+
+    /// True when these exact bytes already wait in the quarantine (an IMAP
+    /// rescan fetches them again).
+    pub async fn is_quarantined(&self, sha256: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM messages WHERE sha256 = ? AND state = 'quarantined'",
+        )
+        .bind(sha256)
+        .fetch_one(&self.pool)
+        .await?
+            > 0)
     }
 
     /// Lowercased addresses of every user: part of the team.

@@ -1,10 +1,12 @@
 //! Full-text search: schema, the single writer task, and the shared reader.
 
+mod facets;
+pub mod query;
 mod reader;
 mod schema;
 mod writer;
 
-pub use reader::{Hit, SearchError, SearchRequest, SearchResults, Searcher};
+pub use reader::{Hit, SearchError, SearchRequest, SearchResults, Searcher, Sort};
 pub use schema::{IndexDoc, Schema};
 pub use writer::{IndexHandle, IndexWriterTask};
 

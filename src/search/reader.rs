@@ -1,13 +1,18 @@
 //! Queries over the shared reader.
 
 use serde::Serialize;
+use std::ops::Bound;
+
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{TantivyDocument, Term};
+use tantivy::{DateTime, DocAddress, Order, TantivyDocument, Term};
 
-use super::{IndexError, SearchIndex};
+use super::query::{self, Filter};
+use super::{facets, IndexError, SearchIndex};
 use crate::domain::Mailbox;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +29,23 @@ impl From<tantivy::TantivyError> for SearchError {
     }
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Relevance,
+    /// Newest first.
+    Date,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub q: String,
     pub card_id: Option<i64>,
     pub limit: usize,
     pub offset: usize,
+    pub sort: Sort,
+    /// Counts by kind, card, sender domain and year over all matches.
+    pub facets: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +63,8 @@ pub struct Hit {
 pub struct SearchResults {
     pub total: usize,
     pub hits: Vec<Hit>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub facets: Option<serde_json::Value>,
 }
 
 #[derive(Clone)]
@@ -61,8 +79,9 @@ impl Searcher {
         Searcher { index }
     }
 
-    fn parse(&self, q: &str) -> Result<Box<dyn Query>, SearchError> {
-        if q.trim().is_empty() {
+    /// The text part of the query (tantivy's own syntax after our rewrite).
+    fn parse_text(&self, text: &str) -> Result<Box<dyn Query>, SearchError> {
+        if text.trim().is_empty() {
             return Ok(Box::new(AllQuery));
         }
         let s = &self.index.schema;
@@ -71,41 +90,89 @@ impl Searcher {
         parser.set_conjunction_by_default();
         parser.set_field_boost(s.subject, 2.0);
         parser
-            .parse_query(q)
+            .parse_query(text)
             .map_err(|e| SearchError::BadQuery(e.to_string()))
+    }
+
+    fn filter_query(&self, f: &Filter) -> Box<dyn Query> {
+        let s = &self.index.schema;
+        let term =
+            |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
+        let date = |secs: i64| {
+            Term::from_field_date_for_search(s.occurred_at, DateTime::from_timestamp_secs(secs))
+        };
+        match f {
+            Filter::After(t) => {
+                Box::new(RangeQuery::new(Bound::Included(date(*t)), Bound::Unbounded))
+            }
+            Filter::Before(t) => {
+                Box::new(RangeQuery::new(Bound::Unbounded, Bound::Excluded(date(*t))))
+            }
+            Filter::HasAttachment => term(Term::from_field_u64(s.has_attachment, 1)),
+            Filter::Card(id) => term(Term::from_field_u64(s.card_id, (*id).max(0) as u64)),
+            Filter::Kind(k) => term(Term::from_field_text(s.kind, k)),
+            Filter::Prefix(p) => {
+                // Normalized like indexed words (lowercase, accents folded).
+                let mut analyzer = self
+                    .index
+                    .index
+                    .tokenizers()
+                    .get(super::schema::ANALYZER)
+                    .expect("registered at open");
+                let mut stream = analyzer.token_stream(p);
+                let word = stream.next().map(|t| t.text.clone()).unwrap_or_default();
+                let per_field = s
+                    .default_fields()
+                    .into_iter()
+                    .map(|f| -> (Occur, Box<dyn Query>) {
+                        let t = Term::from_field_text(f, &word);
+                        (
+                            Occur::Should,
+                            Box::new(FuzzyTermQuery::new_prefix(t, 0, true)),
+                        )
+                    })
+                    .collect();
+                Box::new(BooleanQuery::new(per_field))
+            }
+        }
     }
 
     /// Runs a search; blocking (call from `spawn_blocking`).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let s = &self.index.schema;
-        let text_query = self.parse(&req.q)?;
-        let query: Box<dyn Query> = match req.card_id {
-            Some(card) => Box::new(BooleanQuery::new(vec![
-                (Occur::Must, text_query.box_clone()),
-                (
-                    Occur::Must,
-                    Box::new(TermQuery::new(
-                        Term::from_field_u64(s.card_id, card as u64),
-                        IndexRecordOption::Basic,
-                    )),
-                ),
-            ])),
-            None => text_query.box_clone(),
-        };
+        let parsed = query::parse(&req.q).map_err(SearchError::BadQuery)?;
+        let text_query = self.parse_text(&parsed.text)?;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
+        if let Some(card) = req.card_id {
+            clauses.push((Occur::Must, self.filter_query(&Filter::Card(card))));
+        }
+        for (neg, f) in &parsed.filters {
+            let occur = if *neg { Occur::MustNot } else { Occur::Must };
+            clauses.push((occur, self.filter_query(f)));
+        }
+        let query = BooleanQuery::new(clauses);
         let searcher = self.index.reader.searcher();
-        let (top, total) = searcher.search(
-            &query,
-            &(
-                TopDocs::with_limit(req.limit.max(1))
-                    .and_offset(req.offset)
-                    .order_by_score(),
-                Count,
-            ),
-        )?;
+        let page = TopDocs::with_limit(req.limit.max(1)).and_offset(req.offset);
+        let (addresses, total): (Vec<DocAddress>, usize) = match req.sort {
+            Sort::Relevance => {
+                let (top, total) = searcher.search(&query, &(page.order_by_score(), Count))?;
+                (top.into_iter().map(|(_, a)| a).collect(), total)
+            }
+            Sort::Date => {
+                let by_date = page.order_by_fast_field::<DateTime>("occurred_at", Order::Desc);
+                let (top, total) = searcher.search(&query, &(by_date, Count))?;
+                (top.into_iter().map(|(_, a)| a).collect(), total)
+            }
+        };
+        let facets = if req.facets {
+            Some(facets::collect(&searcher, &query)?)
+        } else {
+            None
+        };
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, s.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
-        let mut hits = Vec::with_capacity(top.len());
-        for (_score, addr) in top {
+        let mut hits = Vec::with_capacity(addresses.len());
+        for addr in addresses {
             let doc: TantivyDocument = searcher.doc(addr)?;
             let text = |f| doc.get_first(f).and_then(|v| v.as_str()).map(str::to_owned);
             let num = |f| doc.get_first(f).and_then(|v| v.as_u64()).unwrap_or(0) as i64;
@@ -126,7 +193,11 @@ impl Searcher {
                 snippet: html,
             });
         }
-        Ok(SearchResults { total, hits })
+        Ok(SearchResults {
+            total,
+            hits,
+            facets,
+        })
     }
 }
 

@@ -1,10 +1,11 @@
 //! The index schema and how an entry becomes a document.
 
+use chrono::Datelike;
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, TextFieldIndexing, TextOptions, STORED, STRING,
+    Field, IndexRecordOption, NumericOptions, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
 };
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
 };
 use tantivy::{DateTime, Index, TantivyDocument};
 
@@ -13,6 +14,8 @@ use crate::store::{EmailMeta, Entry, NewEmailEntry};
 
 /// Accent- and case-insensitive words: `sedinta` finds `ședința`.
 pub const ANALYZER: &str = "dossier";
+/// Whole values, lowercased: an address, its local part, its domains.
+pub const RAW_LOWER: &str = "raw_lower";
 
 #[derive(Clone)]
 pub struct Schema {
@@ -24,8 +27,18 @@ pub struct Schema {
     pub body: Field,
     pub from: Field,
     pub to: Field,
+    pub cc: Field,
     pub attachments: Field,
     pub forwarded_by: Field,
+    /// Address tokens (whole address, local part, domain and parent domains)
+    /// for `from:acme.com`-style matching.
+    pub from_addr: Field,
+    pub to_addr: Field,
+    pub cc_addr: Field,
+    pub forwarded_by_addr: Field,
+    pub has_attachment: Field,
+    pub from_domain: Field,
+    pub year: Field,
     pub occurred_at: Field,
     /// JSON of the sender and the RFC 3339 date, stored for hits without a DB trip.
     pub from_json: Field,
@@ -38,33 +51,44 @@ impl Default for Schema {
     }
 }
 
+fn text_options(tokenizer: &str, stored: bool) -> TextOptions {
+    let idx = TextFieldIndexing::default()
+        .set_tokenizer(tokenizer)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let opts = TextOptions::default().set_indexing_options(idx);
+    if stored {
+        opts.set_stored()
+    } else {
+        opts
+    }
+}
+
 impl Schema {
     pub fn new() -> Self {
         let mut b = tantivy::schema::Schema::builder();
-        let text = |stored: bool| {
-            let idx = TextFieldIndexing::default()
-                .set_tokenizer(ANALYZER)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-            let opts = TextOptions::default().set_indexing_options(idx);
-            if stored {
-                opts.set_stored()
-            } else {
-                opts
-            }
-        };
         let id_opts = NumericOptions::default()
             .set_indexed()
             .set_stored()
             .set_fast();
         let entry_id = b.add_u64_field("entry_id", id_opts.clone());
         let card_id = b.add_u64_field("card_id", id_opts);
-        let kind = b.add_text_field("kind", STRING | STORED);
-        let subject = b.add_text_field("subject", text(true));
-        let body = b.add_text_field("body", text(true));
-        let from = b.add_text_field("from", text(false));
-        let to = b.add_text_field("to", text(false));
-        let attachments = b.add_text_field("attachment", text(false));
-        let forwarded_by = b.add_text_field("forwarded_by", text(false));
+        let kind = b.add_text_field("kind", STRING | STORED | FAST);
+        let subject = b.add_text_field("subject", text_options(ANALYZER, true));
+        let body = b.add_text_field("body", text_options(ANALYZER, true));
+        let from = b.add_text_field("from", text_options(ANALYZER, false));
+        let to = b.add_text_field("to", text_options(ANALYZER, false));
+        let cc = b.add_text_field("cc", text_options(ANALYZER, false));
+        let attachments = b.add_text_field("attachment", text_options(ANALYZER, false));
+        let forwarded_by = b.add_text_field("forwarded_by", text_options(ANALYZER, false));
+        let from_addr = b.add_text_field("from_addr", text_options(RAW_LOWER, false));
+        let to_addr = b.add_text_field("to_addr", text_options(RAW_LOWER, false));
+        let cc_addr = b.add_text_field("cc_addr", text_options(RAW_LOWER, false));
+        let forwarded_by_addr =
+            b.add_text_field("forwarded_by_addr", text_options(RAW_LOWER, false));
+        let flag = NumericOptions::default().set_indexed().set_fast();
+        let has_attachment = b.add_u64_field("has_attachment", flag.clone());
+        let from_domain = b.add_text_field("from_domain", STRING | FAST);
+        let year = b.add_u64_field("year", flag);
         let occurred_at = b.add_date_field(
             "occurred_at",
             tantivy::schema::INDEXED | tantivy::schema::FAST,
@@ -80,8 +104,16 @@ impl Schema {
             body,
             from,
             to,
+            cc,
             attachments,
             forwarded_by,
+            from_addr,
+            to_addr,
+            cc_addr,
+            forwarded_by_addr,
+            has_attachment,
+            from_domain,
+            year,
             occurred_at,
             from_json,
             date,
@@ -95,18 +127,10 @@ impl Schema {
             self.body,
             self.from,
             self.to,
+            self.cc,
             self.attachments,
         ]
     }
-}
-
-/// Everyone who forwarded the message, outermost first.
-fn forwarders(meta: &EmailMeta) -> Vec<String> {
-    meta.forwarded_by
-        .iter()
-        .chain(&meta.forward_chain)
-        .map(Mailbox::display)
-        .collect()
 }
 
 pub fn register_tokenizers(index: &Index) {
@@ -116,6 +140,10 @@ pub fn register_tokenizers(index: &Index) {
         .filter(AsciiFoldingFilter)
         .build();
     index.tokenizers().register(ANALYZER, analyzer);
+    let raw = TextAnalyzer::builder(RawTokenizer::default())
+        .filter(LowerCaser)
+        .build();
+    index.tokenizers().register(RAW_LOWER, raw);
 }
 
 /// What the index holds for one entry.
@@ -126,95 +154,89 @@ pub struct IndexDoc {
     pub kind: String,
     pub subject: String,
     pub body: String,
-    pub from: String,
-    pub to: Vec<String>,
+    pub from: Option<Mailbox>,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
     pub attachments: Vec<String>,
-    pub forwarded_by: Vec<String>,
+    pub forwarded_by: Vec<Mailbox>,
     pub occurred_at: i64,
-    pub from_json: String,
     pub date: Option<String>,
+}
+
+/// Everyone who forwarded the message, outermost first.
+fn forwarders(meta: &EmailMeta) -> Vec<Mailbox> {
+    meta.forwarded_by
+        .iter()
+        .chain(&meta.forward_chain)
+        .cloned()
+        .collect()
+}
+
+/// `jane@sales.acme.com` → the address, `jane`, `sales.acme.com`, `acme.com`.
+pub fn address_tokens(address: &str) -> Vec<String> {
+    let a = address.trim().to_lowercase();
+    let mut out = vec![a.clone()];
+    if let Some((local, domain)) = a.rsplit_once('@') {
+        out.push(local.to_owned());
+        let mut d = domain;
+        // Parent domains, down to (not including) the top-level label.
+        while d.contains('.') {
+            out.push(d.to_owned());
+            d = d.split_once('.').map_or("", |(_, rest)| rest);
+        }
+    }
+    out
+}
+
+fn domain_of(m: &Mailbox) -> Option<String> {
+    m.address
+        .as_deref()
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, d)| d.trim().to_lowercase())
 }
 
 impl IndexDoc {
     pub fn from_entry(e: &Entry) -> Self {
-        let filenames: Vec<_> = e
-            .documents
-            .iter()
-            .filter_map(|d| d.filename.clone())
-            .collect();
-        Self::build(
-            e.id,
-            &e.kind,
-            &e.subject,
-            &e.body_text,
-            &e.from,
-            [&e.to, &e.cc],
-            filenames,
-            &e.meta,
-            e.occurred_at,
-            &e.date,
-        )
-        .with_card(e.card_id)
+        IndexDoc {
+            entry_id: e.id,
+            card_id: e.card_id,
+            kind: e.kind.clone(),
+            subject: e.subject.clone(),
+            body: e.body_text.clone(),
+            from: e.from.clone(),
+            to: e.to.clone(),
+            cc: e.cc.clone(),
+            attachments: e
+                .documents
+                .iter()
+                .filter_map(|d| d.filename.clone())
+                .collect(),
+            forwarded_by: forwarders(&e.meta),
+            occurred_at: e.occurred_at,
+            date: e.date.clone(),
+        }
     }
 
     /// The same document, built from what the worker just stored (saves a read).
     pub fn from_new(entry_id: i64, e: &NewEmailEntry) -> Self {
-        let filenames: Vec<_> = e
-            .documents
-            .iter()
-            .filter_map(|d| d.filename.clone())
-            .collect();
-        Self::build(
-            entry_id,
-            "email",
-            &e.subject,
-            &e.body_text,
-            &e.from,
-            [&e.to, &e.cc],
-            filenames,
-            &e.meta,
-            e.occurred_at,
-            &e.date,
-        )
-        .with_card(e.card_id)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn build(
-        entry_id: i64,
-        kind: &str,
-        subject: &str,
-        body: &str,
-        from: &Option<Mailbox>,
-        recipients: [&Vec<Mailbox>; 2],
-        attachments: Vec<String>,
-        meta: &EmailMeta,
-        occurred_at: i64,
-        date: &Option<String>,
-    ) -> Self {
         IndexDoc {
             entry_id,
-            card_id: 0,
-            kind: kind.to_owned(),
-            subject: subject.to_owned(),
-            body: body.to_owned(),
-            from: from.as_ref().map(Mailbox::display).unwrap_or_default(),
-            to: recipients
-                .into_iter()
-                .flatten()
-                .map(Mailbox::display)
+            card_id: e.card_id,
+            kind: "email".into(),
+            subject: e.subject.clone(),
+            body: e.body_text.clone(),
+            from: e.from.clone(),
+            to: e.to.clone(),
+            cc: e.cc.clone(),
+            attachments: e
+                .documents
+                .iter()
+                .filter_map(|d| d.filename.clone())
                 .collect(),
-            attachments,
-            forwarded_by: forwarders(meta),
-            occurred_at,
-            from_json: serde_json::to_string(from).unwrap_or_else(|_| "null".into()),
-            date: date.clone(),
+            forwarded_by: forwarders(&e.meta),
+            occurred_at: e.occurred_at,
+            date: e.date.clone(),
         }
-    }
-
-    fn with_card(mut self, card_id: i64) -> Self {
-        self.card_id = card_id;
-        self
     }
 
     pub fn to_document(&self, s: &Schema) -> TantivyDocument {
@@ -224,24 +246,63 @@ impl IndexDoc {
         d.add_text(s.kind, &self.kind);
         d.add_text(s.subject, &self.subject);
         d.add_text(s.body, &self.body);
-        d.add_text(s.from, &self.from);
-        for t in &self.to {
-            d.add_text(s.to, t);
+        let people = [
+            (self.from.iter().collect::<Vec<_>>(), s.from, s.from_addr),
+            (self.to.iter().collect(), s.to, s.to_addr),
+            (self.cc.iter().collect(), s.cc, s.cc_addr),
+            (
+                self.forwarded_by.iter().collect(),
+                s.forwarded_by,
+                s.forwarded_by_addr,
+            ),
+        ];
+        for (mailboxes, text, addr) in people {
+            for m in mailboxes {
+                d.add_text(text, m.display());
+                for t in m.address.as_deref().map(address_tokens).unwrap_or_default() {
+                    d.add_text(addr, t);
+                }
+            }
         }
         for a in &self.attachments {
             d.add_text(s.attachments, a);
         }
-        for f in &self.forwarded_by {
-            d.add_text(s.forwarded_by, f);
+        d.add_u64(s.has_attachment, u64::from(!self.attachments.is_empty()));
+        if let Some(domain) = self.from.as_ref().and_then(domain_of) {
+            d.add_text(s.from_domain, domain);
         }
+        let at = chrono::DateTime::from_timestamp(self.occurred_at, 0).unwrap_or_default();
+        d.add_u64(s.year, at.year().max(0) as u64);
         d.add_date(
             s.occurred_at,
             DateTime::from_timestamp_secs(self.occurred_at),
         );
-        d.add_text(s.from_json, &self.from_json);
+        d.add_text(
+            s.from_json,
+            serde_json::to_string(&self.from).unwrap_or_else(|_| "null".into()),
+        );
         if let Some(date) = &self.date {
             d.add_text(s.date, date);
         }
         d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_tokens_cover_local_part_and_parent_domains() {
+        assert_eq!(
+            address_tokens("Jane.Doe@Sales.ACME.com"),
+            [
+                "jane.doe@sales.acme.com",
+                "jane.doe",
+                "sales.acme.com",
+                "acme.com"
+            ]
+        );
+        assert_eq!(address_tokens("odd"), ["odd"]);
     }
 }

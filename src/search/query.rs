@@ -1,0 +1,195 @@
+//! The query language of `q`: Gmail-like operators on top of tantivy's own
+//! syntax (words, "phrases", -exclude, OR, prefix*). Address operators are
+//! rewritten into tantivy syntax, so they combine with OR and `-`; date, card,
+//! kind and attachment operators become filters that every hit must pass.
+
+use chrono::NaiveDate;
+
+/// A filter taken out of the query text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    /// Unix seconds, inclusive.
+    After(i64),
+    /// Unix seconds, exclusive.
+    Before(i64),
+    HasAttachment,
+    Card(i64),
+    Kind(String),
+    /// `invo*`: a word starting with this, in any text field.
+    Prefix(String),
+}
+
+/// `q` split into text for tantivy's parser and filters (with `true` = must
+/// not match, from a leading `-`).
+#[derive(Debug, Default, PartialEq)]
+pub struct Parsed {
+    pub text: String,
+    pub filters: Vec<(bool, Filter)>,
+}
+
+/// Splits on spaces, keeping "quoted parts" (with their field prefix) whole.
+fn tokens(q: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in q.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".into());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn date(field: &str, value: &str) -> Result<i64, String> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .map(|d| {
+            d.and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc()
+                .timestamp()
+        })
+        .map_err(|_| format!("{field}: needs a date as YYYY-MM-DD, not {value:?}"))
+}
+
+fn quote(v: &str) -> String {
+    format!("\"{}\"", v.replace(['"', '\\'], ""))
+}
+
+/// Parses `q`. Errors name the part of the query that is wrong.
+pub fn parse(q: &str) -> Result<Parsed, String> {
+    let mut parsed = Parsed::default();
+    let mut text: Vec<String> = Vec::new();
+    for token in tokens(q)? {
+        let (neg, body) = match token.strip_prefix('-') {
+            Some(rest) if !rest.is_empty() => (true, rest),
+            _ => (false, token.as_str()),
+        };
+        let sign = if neg { "-" } else { "" };
+        let Some((field, value)) = body.split_once(':') else {
+            match body.strip_suffix('*') {
+                Some(p) if !p.is_empty() && !p.contains(['"', '*', '(', ')']) => {
+                    parsed.filters.push((neg, Filter::Prefix(p.to_owned())));
+                }
+                _ => text.push(token.clone()),
+            }
+            continue;
+        };
+        let field_lc = field.to_ascii_lowercase();
+        if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            text.push(token.clone());
+            continue;
+        }
+        let bare = value.trim_matches('"');
+        if bare.is_empty() {
+            return Err(format!("{field}: needs a value"));
+        }
+        match field_lc.as_str() {
+            "from" | "to" | "cc" | "forwarded_by" => {
+                let addr = format!("{field_lc}_addr");
+                if bare.contains('@') || (bare.contains('.') && !bare.contains(' ')) {
+                    // An address or a domain: whole-token match.
+                    text.push(format!("{sign}{addr}:{}", quote(&bare.to_lowercase())));
+                } else {
+                    // A name or a local part.
+                    text.push(format!(
+                        "{sign}({field_lc}:{value} OR {addr}:{})",
+                        quote(&bare.to_lowercase())
+                    ));
+                }
+            }
+            "filename" | "attachment" => text.push(format!("{sign}attachment:{value}")),
+            "subject" | "body" => text.push(format!("{sign}{field_lc}:{value}")),
+            "has" => match bare.to_ascii_lowercase().as_str() {
+                "attachment" | "attachments" => parsed.filters.push((neg, Filter::HasAttachment)),
+                other => return Err(format!("has:{other} is not known (try has:attachment)")),
+            },
+            "after" => parsed.filters.push((neg, Filter::After(date("after", bare)?))),
+            "before" => parsed.filters.push((neg, Filter::Before(date("before", bare)?))),
+            "card" => {
+                let id = bare
+                    .parse()
+                    .map_err(|_| format!("card: needs a card id, not {bare:?}"))?;
+                parsed.filters.push((neg, Filter::Card(id)));
+            }
+            "kind" => parsed.filters.push((neg, Filter::Kind(bare.to_ascii_lowercase()))),
+            "type" => {
+                return Err("type: needs communication types, which this version does not have yet".into())
+            }
+            _ => {
+                return Err(format!(
+                    "unknown field {field}: (known: from, to, cc, subject, body, card, kind, has, filename, after, before, forwarded_by)"
+                ))
+            }
+        }
+    }
+    parsed.text = text.join(" ");
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_become_tantivy_syntax_or_filters() {
+        let p = parse(
+            r#"invoice from:acme.com -to:Bob "exact words" has:attachment after:2025-01-02 card:7"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.text,
+            r#"invoice from_addr:"acme.com" -(to:Bob OR to_addr:"bob") "exact words""#
+        );
+        assert_eq!(
+            p.filters,
+            vec![
+                (false, Filter::HasAttachment),
+                (false, Filter::After(1_735_776_000)),
+                (false, Filter::Card(7)),
+            ]
+        );
+        assert_eq!(
+            parse("invo* -draf*").unwrap().filters,
+            vec![
+                (false, Filter::Prefix("invo".into())),
+                (true, Filter::Prefix("draf".into())),
+            ]
+        );
+        let p = parse("from:\"Jane Doe\" OR filename:offer.pdf -kind:note").unwrap();
+        assert_eq!(
+            p.text,
+            r#"(from:"Jane Doe" OR from_addr:"jane doe") OR attachment:offer.pdf"#
+        );
+        assert_eq!(p.filters, vec![(true, Filter::Kind("note".into()))]);
+    }
+
+    #[test]
+    fn bad_queries_name_the_problem() {
+        assert!(parse("after:yesterday").unwrap_err().contains("after:"));
+        assert!(parse("has:pdf").unwrap_err().contains("has:pdf"));
+        assert!(parse("card:x").unwrap_err().contains("card:"));
+        assert!(parse("\"open").unwrap_err().contains("quote"));
+        assert!(parse("bogus:1")
+            .unwrap_err()
+            .contains("unknown field bogus"));
+        assert!(parse("from:").unwrap_err().contains("needs a value"));
+        assert!(parse("type:complaint")
+            .unwrap_err()
+            .contains("communication types"));
+    }
+}

@@ -1,0 +1,230 @@
+//! The search language over real HTTP: operators, URL filters, sort, facets,
+//! and the 400s for malformed queries.
+
+mod common;
+
+use common::{spawn_app, urlencode, TestApp};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+fn mail(
+    id: &str,
+    from: &str,
+    date: &str,
+    subject: &str,
+    body: &str,
+    attachment: Option<&str>,
+) -> Vec<u8> {
+    let head = format!("From: {from}\r\nTo: Sam <sam@team.example>\r\nSubject: {subject}\r\nDate: {date}\r\nMessage-ID: <{id}@search.test>\r\nMIME-Version: 1.0\r\n");
+    match attachment {
+        None => format!("{head}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"),
+        Some(name) => format!(
+            "{head}Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\
+--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n"
+        ),
+    }
+    .into_bytes()
+}
+
+async fn upload(app: &TestApp, card: &Value, raw: Vec<u8>) {
+    let r = app
+        .client
+        .post(app.url(&format!("/api/cards/{}/messages", card["id"])))
+        .bearer_auth(&app.token)
+        .header("content-type", "message/rfc822")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+async fn ids(app: &TestApp, query: &str) -> Vec<String> {
+    let v = app.get_json(&format!("/api/search?limit=50&{query}")).await;
+    let mut subjects: Vec<String> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["subject"].as_str().unwrap().to_owned())
+        .collect();
+    subjects.sort();
+    subjects
+}
+
+fn q(s: &str) -> String {
+    format!("q={}", urlencode(s))
+}
+
+#[tokio::test]
+async fn operators_filters_sort_and_facets() {
+    let app = spawn_app().await;
+    let a = app.create_card("A").await;
+    let b = app.create_card("B").await;
+    upload(
+        &app,
+        &a,
+        mail(
+            "m1",
+            "Jane Doe <jane@sales.acme.com>",
+            "Wed, 15 Jan 2025 10:00:00 +0000",
+            "Invoice 1",
+            "the invoice for racks",
+            None,
+        ),
+    )
+    .await;
+    upload(
+        &app,
+        &a,
+        mail(
+            "m2",
+            "Bob <bob@acme.com>",
+            "Mon, 10 Mar 2025 10:00:00 +0000",
+            "Offer",
+            "our exact offer terms",
+            Some("offer-2025.pdf"),
+        ),
+    )
+    .await;
+    upload(
+        &app,
+        &b,
+        mail(
+            "m3",
+            "Zoe <zoe@globex.example>",
+            "Mon, 2 Jun 2025 10:00:00 +0000",
+            "Invitation",
+            "meeting invitation about racks",
+            None,
+        ),
+    )
+    .await;
+
+    assert_eq!(
+        ids(&app, &q("from:acme.com")).await,
+        ["Invoice 1", "Offer"],
+        "domain and parent domain"
+    );
+    assert_eq!(
+        ids(&app, &q("from:jane")).await,
+        ["Invoice 1"],
+        "local part / name"
+    );
+    assert_eq!(
+        ids(&app, &q("from:\"Jane Doe\"")).await,
+        ["Invoice 1"],
+        "display name"
+    );
+    assert_eq!(
+        ids(&app, &q("from:bob@acme.com")).await,
+        ["Offer"],
+        "whole address"
+    );
+    assert_eq!(ids(&app, &q("racks -from:acme.com")).await, ["Invitation"]);
+    assert_eq!(
+        ids(&app, &q("from:globex.example OR from:bob@acme.com")).await,
+        ["Invitation", "Offer"]
+    );
+    assert_eq!(ids(&app, &q("\"exact offer\"")).await, ["Offer"]);
+    assert_eq!(
+        ids(&app, &q("inv*")).await,
+        ["Invitation", "Invoice 1"],
+        "prefix"
+    );
+    assert_eq!(ids(&app, &q("invo*")).await, ["Invoice 1"]);
+    assert_eq!(ids(&app, &q("has:attachment")).await, ["Offer"]);
+    assert_eq!(
+        ids(&app, &q("-has:attachment")).await,
+        ["Invitation", "Invoice 1"]
+    );
+    assert_eq!(ids(&app, &q("filename:offer")).await, ["Offer"]);
+    assert_eq!(
+        ids(&app, &q("after:2025-03-01")).await,
+        ["Invitation", "Offer"]
+    );
+    assert_eq!(ids(&app, &q("before:2025-03-01")).await, ["Invoice 1"]);
+    assert_eq!(
+        ids(&app, &q(&format!("racks card:{}", b["id"]))).await,
+        ["Invitation"]
+    );
+    assert_eq!(ids(&app, &q("kind:email subject:offer")).await, ["Offer"]);
+    assert_eq!(
+        ids(&app, &q("to:sam@team.example racks")).await,
+        ["Invitation", "Invoice 1"]
+    );
+
+    // URL parameters are the same filters.
+    assert_eq!(
+        ids(&app, "from=acme.com&has_attachment=true").await,
+        ["Offer"]
+    );
+    assert_eq!(
+        ids(&app, "after=2025-02-01&before=2025-04-01").await,
+        ["Offer"]
+    );
+    assert_eq!(
+        ids(&app, &format!("kind=email&card_id={}", a["id"])).await,
+        ["Invoice 1", "Offer"]
+    );
+
+    // Newest first on request; exact totals with paging.
+    let v = app
+        .get_json(&format!(
+            "/api/search?sort=date&limit=2&{}",
+            q("racks OR offer")
+        ))
+        .await;
+    assert_eq!(v["total"], 3);
+    let order: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["Invitation", "Offer"]);
+
+    // Facets count every match, not just the page.
+    let v = app.get_json("/api/search?facets=true&limit=1").await;
+    let f = &v["facets"];
+    assert_eq!(f["kind"][0]["value"], "email");
+    assert_eq!(f["kind"][0]["count"], 3);
+    let domains: Vec<(String, u64)> = f["sender_domain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["value"].as_str().unwrap().to_owned(),
+                b["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        domains.contains(&("sales.acme.com".into(), 1))
+            && domains.contains(&("globex.example".into(), 1)),
+        "{f}"
+    );
+    assert_eq!(f["year"][0]["value"], 2025);
+    assert_eq!(f["year"][0]["count"], 3);
+    assert_eq!(f["card"].as_array().unwrap().len(), 2);
+
+    // Malformed queries are 400s that name the problem.
+    for (query, needle) in [
+        (q("after:yesterday"), "after:"),
+        (q("has:pdf"), "has:pdf"),
+        (q("type:complaint"), "communication types"),
+        (q("\"unclosed"), "quote"),
+        (q("bogus:1"), "unknown field bogus"),
+        ("sort=oldest".to_owned(), "sort"),
+        ("frm=acme.com".to_owned(), "frm"),
+    ] {
+        let r = app.get(&format!("/api/search?{query}")).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+        let body: Value = r.json().await.unwrap();
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(needle),
+            "{query}: {body}"
+        );
+    }
+    app.shutdown().await;
+}

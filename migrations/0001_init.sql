@@ -20,7 +20,15 @@ CREATE TABLE cards (
     owner_id      INTEGER REFERENCES users(id),
     status        TEXT NOT NULL DEFAULT 'open',
     created_at    TEXT NOT NULL,
-    archive_code  TEXT NOT NULL UNIQUE
+    archive_code  TEXT NOT NULL UNIQUE,
+    -- everyone | private (owner, users it is shared with, and admins)
+    visibility    TEXT NOT NULL DEFAULT 'everyone'
+);
+
+CREATE TABLE card_shares (
+    card_id  INTEGER NOT NULL REFERENCES cards(id),
+    user_id  INTEGER NOT NULL REFERENCES users(id),
+    PRIMARY KEY (card_id, user_id)
 );
 
 -- Codes replaced by a regeneration: never routed again, never reissued.

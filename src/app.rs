@@ -189,6 +189,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         spool: storage.spool.clone(),
         blobs: storage.blobs.clone(),
         archive_domain: config.archive.domain.clone(),
+        default_visibility: config.cards.default_visibility,
         ingest: ingest.clone(),
         imap_status: Arc::new(imap_status.clone()),
     };

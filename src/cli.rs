@@ -108,7 +108,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let code = fresh_code(&storage.store).await?;
             let card = storage
                 .store
-                .create_card(&title, None, code.as_str())
+                .create_card(
+                    &title,
+                    None,
+                    code.as_str(),
+                    config.cards.default_visibility.as_str(),
+                )
                 .await?;
             println!(
                 "{}",

@@ -19,8 +19,31 @@ pub struct Config {
     pub storage: StorageConfig,
     pub index: IndexConfig,
     pub archive: ArchiveConfig,
+    pub cards: CardsConfig,
     pub imap: ImapSection,
     pub ingest: IngestConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardsConfig {
+    pub default_visibility: Visibility,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    Everyone,
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Everyone => "everyone",
+            Visibility::Private => "private",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -109,7 +109,7 @@ pub async fn quarantine_release(
         r.and_then(|r| r.card_id)
     };
     if let Some(card) = card {
-        super::cards::load_card(&st, card).await?;
+        super::cards::load_card(&st, &user, card).await?;
     }
     st.store.release(id, card).await.map_err(not_found)?;
     tracing::info!(message = id, admin = user.id, "released from quarantine");

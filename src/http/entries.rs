@@ -75,12 +75,12 @@ pub struct History {
 
 pub async fn history(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Path(card_id): Path<i64>,
     Query(paging): Query<Paging>,
 ) -> Result<axum::Json<History>, Error> {
     let (limit, offset) = paging.resolve(50)?;
-    load_card(&st, card_id).await?;
+    load_card(&st, &user, card_id).await?;
     let (total, entries) = st.store.history(card_id, limit, offset).await?;
     Ok(axum::Json(History {
         total,
@@ -95,21 +95,38 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
     }
 }
 
+/// 404 unless the caller may see the card the item belongs to.
+async fn check_card(
+    st: &AppState,
+    user: &crate::store::User,
+    card_id: i64,
+    what: &'static str,
+) -> Result<(), Error> {
+    if st.store.can_see(user.viewer(), card_id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound(what))
+    }
+}
+
 pub async fn show(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<axum::Json<EntryView>, Error> {
     let entry = st.store.entry(id).await.map_err(not_found("entry"))?;
+    check_card(&st, &user, entry.card_id, "entry").await?;
     Ok(axum::Json(entry.into()))
 }
 
 /// The exact bytes received.
 pub async fn raw(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
+    let entry = st.store.entry(id).await.map_err(not_found("entry"))?;
+    check_card(&st, &user, entry.card_id, "entry").await?;
     let sha = st
         .store
         .entry_raw_sha(id)
@@ -129,10 +146,11 @@ pub async fn raw(
 
 pub async fn document(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
     let doc = st.store.document(id).await.map_err(not_found("document"))?;
+    check_card(&st, &user, doc.card_id, "document").await?;
     let blobs = st.blobs.clone();
     let sha = doc.sha256.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))

@@ -13,10 +13,10 @@ use crate::export::{write_mbox, ChannelWriter};
 
 pub async fn export(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let card = load_card(&st, id).await?;
+    let card = load_card(&st, &user, id).await?;
     let messages = st.store.card_messages(card.id).await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let spool = st.spool.clone();

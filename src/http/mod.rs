@@ -35,6 +35,7 @@ pub struct AppState {
     pub spool: ContentStore,
     pub blobs: ContentStore,
     pub archive_domain: String,
+    pub default_visibility: crate::config::Visibility,
     pub ingest: Ingest,
     pub imap_status: std::sync::Arc<Vec<ImapStatus>>,
 }
@@ -51,7 +52,12 @@ pub struct HttpLimits {
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
     let api = Router::new()
         .route("/cards", get(cards::list).post(cards::create))
-        .route("/cards/{id}", get(cards::show))
+        .route("/cards/{id}", get(cards::show).patch(cards::update))
+        .route("/cards/{id}/shares", post(cards::share))
+        .route(
+            "/cards/{id}/shares/{user_id}",
+            axum::routing::delete(cards::unshare),
+        )
         .route(
             "/cards/{id}/archive-address",
             post(cards::regenerate_address),

@@ -39,7 +39,7 @@ fn operator(field: &str, value: &str) -> String {
 
 pub async fn search(
     State(st): State<AppState>,
-    _caller: Caller,
+    Caller(user): Caller,
     Query(p): Query<SearchParams>,
 ) -> Result<axum::Json<SearchResults>, Error> {
     let (limit, offset) = Paging {
@@ -86,6 +86,8 @@ pub async fn search(
         offset: offset as usize,
         sort,
         facets: p.facets,
+        // Totals and facets count only what the caller may see.
+        hidden_cards: st.store.hidden_cards(user.viewer()).await?,
     };
     let searcher = st.searcher.clone();
     let results = tokio::task::spawn_blocking(move || searcher.search(&req))

@@ -40,7 +40,7 @@ pub async fn upload(
     if body.is_empty() {
         return Err(Error::Unprocessable("the message is empty".into()));
     }
-    let card = load_card(&st, card_id).await?;
+    let card = load_card(&st, &user, card_id).await?;
     let envelope = Envelope {
         mail_from: user.email.clone(),
         helo: String::new(),

@@ -46,6 +46,8 @@ pub struct SearchRequest {
     pub sort: Sort,
     /// Counts by kind, card, sender domain and year over all matches.
     pub facets: bool,
+    /// Cards whose entries must not be returned or counted (access control).
+    pub hidden_cards: Vec<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -145,6 +147,9 @@ impl Searcher {
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         if let Some(card) = req.card_id {
             clauses.push((Occur::Must, self.filter_query(&Filter::Card(card))));
+        }
+        for card in &req.hidden_cards {
+            clauses.push((Occur::MustNot, self.filter_query(&Filter::Card(*card))));
         }
         for (neg, f) in &parsed.filters {
             let occur = if *neg { Occur::MustNot } else { Occur::Must };

@@ -8,9 +8,21 @@ pub struct Card {
     pub status: String,
     pub created_at: String,
     pub archive_code: String,
+    pub visibility: String,
 }
 
-const CARD_COLS: &str = "id, title, owner_id, status, created_at, archive_code";
+const CARD_COLS: &str = "id, title, owner_id, status, created_at, archive_code, visibility";
+
+/// Who is asking, for visibility checks.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub user_id: i64,
+    pub is_admin: bool,
+}
+
+/// SQL condition: the card `c` is visible to the viewer bound twice as ?.
+const VISIBLE: &str = "(c.visibility = 'everyone' OR c.owner_id = ?
+    OR EXISTS (SELECT 1 FROM card_shares s WHERE s.card_id = c.id AND s.user_id = ?))";
 
 impl Store {
     pub async fn create_card(
@@ -18,15 +30,17 @@ impl Store {
         title: &str,
         owner_id: Option<i64>,
         code: &str,
+        visibility: &str,
     ) -> Result<Card> {
         Ok(sqlx::query_as(&format!(
-            "INSERT INTO cards (title, owner_id, status, created_at, archive_code)
-             VALUES (?, ?, 'open', ?, ?) RETURNING {CARD_COLS}"
+            "INSERT INTO cards (title, owner_id, status, created_at, archive_code, visibility)
+             VALUES (?, ?, 'open', ?, ?, ?) RETURNING {CARD_COLS}"
         ))
         .bind(title)
         .bind(owner_id)
         .bind(now_rfc3339())
         .bind(code)
+        .bind(visibility)
         .fetch_one(&self.writer)
         .await?)
     }
@@ -39,18 +53,102 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    pub async fn cards(&self, limit: i64, offset: i64) -> Result<(i64, Vec<Card>)> {
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM cards")
-            .fetch_one(&self.pool)
-            .await?;
-        let cards = sqlx::query_as(&format!(
-            "SELECT {CARD_COLS} FROM cards ORDER BY id DESC LIMIT ? OFFSET ?"
+    /// The cards the viewer may see, newest first, with their exact count.
+    pub async fn cards(&self, viewer: Viewer, limit: i64, offset: i64) -> Result<(i64, Vec<Card>)> {
+        let all = i64::from(viewer.is_admin);
+        let total = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM cards c WHERE ? OR {VISIBLE}"
         ))
+        .bind(all)
+        .bind(viewer.user_id)
+        .bind(viewer.user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let cards = sqlx::query_as(&format!(
+            "SELECT {CARD_COLS} FROM cards c WHERE ? OR {VISIBLE} ORDER BY id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(all)
+        .bind(viewer.user_id)
+        .bind(viewer.user_id)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
         .await?;
         Ok((total, cards))
+    }
+
+    pub async fn can_see(&self, viewer: Viewer, card_id: i64) -> Result<bool> {
+        if viewer.is_admin {
+            return Ok(true);
+        }
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM cards c WHERE c.id = ? AND {VISIBLE}"
+        ))
+        .bind(card_id)
+        .bind(viewer.user_id)
+        .bind(viewer.user_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Cards the viewer may NOT see (for filtering search; private cards are
+    /// the exception, so this list stays short). Empty for admins.
+    pub async fn hidden_cards(&self, viewer: Viewer) -> Result<Vec<i64>> {
+        if viewer.is_admin {
+            return Ok(vec![]);
+        }
+        Ok(
+            sqlx::query_scalar(&format!("SELECT c.id FROM cards c WHERE NOT {VISIBLE}"))
+                .bind(viewer.user_id)
+                .bind(viewer.user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_visibility(&self, card_id: i64, visibility: &str) -> Result<()> {
+        sqlx::query("UPDATE cards SET visibility = ? WHERE id = ?")
+            .bind(visibility)
+            .bind(card_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn share_card(&self, card_id: i64, user_id: i64) -> Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO card_shares (card_id, user_id) VALUES (?, ?)")
+            .bind(card_id)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => {
+                    StoreError::Conflict(format!("no user {user_id}"))
+                }
+                e => e.into(),
+            })?;
+        Ok(())
+    }
+
+    pub async fn unshare_card(&self, card_id: i64, user_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM card_shares WHERE card_id = ? AND user_id = ?")
+            .bind(card_id)
+            .bind(user_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn card_shares(&self, card_id: i64) -> Result<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar(
+                "SELECT user_id FROM card_shares WHERE card_id = ? ORDER BY user_id",
+            )
+            .bind(card_id)
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
     /// The card a live archive code routes to; retired codes route nowhere.

@@ -7,7 +7,7 @@ mod quarantine;
 mod queue;
 mod users;
 
-pub use cards::Card;
+pub use cards::{Card, Viewer};
 pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry};
 pub use quarantine::Quarantined;
 pub use queue::{MessageRef, NewMessage, QueuedMessage};

@@ -11,6 +11,15 @@ pub struct User {
     pub created_at: String,
 }
 
+impl User {
+    pub fn viewer(&self) -> super::Viewer {
+        super::Viewer {
+            user_id: self.id,
+            is_admin: self.is_admin,
+        }
+    }
+}
+
 impl Store {
     /// Creates a user with one API token (given as its hash).
     pub async fn create_user(

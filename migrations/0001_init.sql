@@ -99,6 +99,9 @@ CREATE TABLE documents (
     content_type  TEXT NOT NULL,
     size          INTEGER NOT NULL,
     sha256        TEXT NOT NULL,
+    -- text extracted for search, and how that went: ok | unsupported | failed: …
+    text          TEXT,
+    text_status   TEXT,
     created_at    TEXT NOT NULL
 );
 CREATE INDEX documents_entry ON documents(entry_id);

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod extract;
 pub mod http;
 pub mod imap;
 pub mod import;

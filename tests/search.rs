@@ -228,3 +228,64 @@ async fn operators_filters_sort_and_facets() {
     }
     app.shutdown().await;
 }
+
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn attachment_text_is_searchable_and_failures_are_visible() {
+    let app = spawn_app().await;
+    let card = app.create_card("Docs").await;
+    let docx = zip_of(&[("word/document.xml", "<w:document><w:body><w:p><w:r><w:t>Wintergarten Angebot</w:t></w:r></w:p></w:body></w:document>")]);
+    let part = |name: &str, ct: &str, body: String| {
+        format!(
+        "--b\r\nContent-Type: {ct}\r\nContent-Disposition: attachment; filename=\"{name}\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{body}\r\n"
+    )
+    };
+    let raw = format!(
+        "From: Jane <jane@client.example>\r\nSubject: Files\r\nMessage-ID: <files@x>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nsee the files\r\n{}{}{}--b--\r\n",
+        part("offer.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document", b64(&docx)),
+        part("prices.csv", "text/csv", b64(b"sku;qty\nRACK-77;5\n")),
+        part("broken.docx", "application/octet-stream", b64(b"this is not a zip")),
+    );
+    upload(&app, &card, raw.into_bytes()).await;
+    assert_eq!(ids(&app, &q("wintergarten")).await, ["Files"], "docx text");
+    assert_eq!(ids(&app, &q("rack")).await, ["Files"], "csv text");
+    assert_eq!(
+        ids(&app, &q("filename:broken")).await,
+        ["Files"],
+        "found by name"
+    );
+    let h = app
+        .get_json(&format!("/api/cards/{}/history", card["id"]))
+        .await;
+    let docs = h["entries"][0]["attachments"].as_array().unwrap();
+    let status = |name: &str| {
+        docs.iter().find(|d| d["filename"] == name).unwrap()["text_status"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(status("offer.docx"), "ok");
+    assert_eq!(status("prices.csv"), "ok");
+    assert!(
+        status("broken.docx").starts_with("failed: "),
+        "{}",
+        status("broken.docx")
+    );
+    app.shutdown().await;
+}

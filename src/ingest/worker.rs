@@ -10,6 +10,7 @@ use tokio::sync::{watch, Notify};
 use super::spool::Staged;
 use super::ContentStore;
 use crate::config::AcceptFrom;
+use crate::extract;
 use crate::mail::{self, Direction, Team};
 use crate::search::{IndexDoc, IndexError, IndexHandle};
 use crate::store::{
@@ -204,11 +205,17 @@ fn prepare(
             let blob = blobs.stage(&a.bytes)?;
             let sha256 = blob.sha.clone();
             staged.push(blob);
+            let extracted = extract::extract(&a.content_type, a.filename.as_deref(), &a.bytes);
             documents.push(NewDocument {
                 filename: a.filename.clone(),
                 content_type: a.content_type.clone(),
                 size: a.bytes.len() as i64,
                 sha256,
+                text_status: Some(extracted.status()),
+                text: match extracted {
+                    extract::Extraction::Text(t) => Some(t),
+                    _ => None,
+                },
             });
         }
         // The same mail forwarded twice is one entry per card.

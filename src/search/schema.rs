@@ -29,6 +29,8 @@ pub struct Schema {
     pub to: Field,
     pub cc: Field,
     pub attachments: Field,
+    /// Text extracted from the attachments.
+    pub attachment_text: Field,
     pub forwarded_by: Field,
     /// Address tokens (whole address, local part, domain and parent domains)
     /// for `from:acme.com`-style matching.
@@ -79,6 +81,7 @@ impl Schema {
         let to = b.add_text_field("to", text_options(ANALYZER, false));
         let cc = b.add_text_field("cc", text_options(ANALYZER, false));
         let attachments = b.add_text_field("attachment", text_options(ANALYZER, false));
+        let attachment_text = b.add_text_field("attachment_text", text_options(ANALYZER, false));
         let forwarded_by = b.add_text_field("forwarded_by", text_options(ANALYZER, false));
         let from_addr = b.add_text_field("from_addr", text_options(RAW_LOWER, false));
         let to_addr = b.add_text_field("to_addr", text_options(RAW_LOWER, false));
@@ -106,6 +109,7 @@ impl Schema {
             to,
             cc,
             attachments,
+            attachment_text,
             forwarded_by,
             from_addr,
             to_addr,
@@ -129,6 +133,7 @@ impl Schema {
             self.to,
             self.cc,
             self.attachments,
+            self.attachment_text,
         ]
     }
 }
@@ -158,6 +163,7 @@ pub struct IndexDoc {
     pub to: Vec<Mailbox>,
     pub cc: Vec<Mailbox>,
     pub attachments: Vec<String>,
+    pub attachment_text: Vec<String>,
     pub forwarded_by: Vec<Mailbox>,
     pub occurred_at: i64,
     pub date: Option<String>,
@@ -211,6 +217,7 @@ impl IndexDoc {
                 .iter()
                 .filter_map(|d| d.filename.clone())
                 .collect(),
+            attachment_text: e.documents.iter().filter_map(|d| d.text.clone()).collect(),
             forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             date: e.date.clone(),
@@ -233,6 +240,7 @@ impl IndexDoc {
                 .iter()
                 .filter_map(|d| d.filename.clone())
                 .collect(),
+            attachment_text: e.documents.iter().filter_map(|d| d.text.clone()).collect(),
             forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             date: e.date.clone(),
@@ -266,6 +274,9 @@ impl IndexDoc {
         }
         for a in &self.attachments {
             d.add_text(s.attachments, a);
+        }
+        for t in &self.attachment_text {
+            d.add_text(s.attachment_text, t);
         }
         d.add_u64(s.has_attachment, u64::from(!self.attachments.is_empty()));
         if let Some(domain) = self.from.as_ref().and_then(domain_of) {

@@ -16,6 +16,10 @@ pub struct Document {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// `ok`, `unsupported` or `failed: reason` (text extraction for search).
+    pub text_status: Option<String>,
+    #[serde(skip)]
+    pub text: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +28,8 @@ pub struct NewDocument {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    pub text: Option<String>,
+    pub text_status: Option<String>,
 }
 
 /// What forward unwrapping found out, kept with an email entry.
@@ -215,8 +221,9 @@ impl Store {
             };
             for d in &e.documents {
                 sqlx::query(
-                    "INSERT INTO documents (entry_id, card_id, filename, content_type, size, sha256, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO documents (entry_id, card_id, filename, content_type, size, sha256,
+                                            text, text_status, created_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
                 .bind(id)
                 .bind(e.card_id)
@@ -224,6 +231,8 @@ impl Store {
                 .bind(&d.content_type)
                 .bind(d.size)
                 .bind(&d.sha256)
+                .bind(&d.text)
+                .bind(&d.text_status)
                 .bind(&now)
                 .execute(&mut *tx)
                 .await?;
@@ -255,7 +264,7 @@ impl Store {
 
     async fn entry_documents(&self, entry_id: i64) -> Result<Vec<Document>> {
         Ok(sqlx::query_as(
-            "SELECT id, entry_id, card_id, filename, content_type, size, sha256
+            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
              FROM documents WHERE entry_id = ? ORDER BY id",
         )
         .bind(entry_id)
@@ -326,7 +335,8 @@ impl Store {
 
     pub async fn document(&self, id: i64) -> Result<Document> {
         sqlx::query_as(
-            "SELECT id, entry_id, card_id, filename, content_type, size, sha256 FROM documents WHERE id = ?",
+            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
+             FROM documents WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)

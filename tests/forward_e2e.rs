@@ -133,22 +133,9 @@ async fn mail_from_outside_the_team_is_quarantined_then_released_or_deleted() {
     app.wait_search("quarantineword", 1).await;
     // Delete the other: gone for good, raw bytes included.
     let q2 = list["messages"][0]["id"].as_i64().unwrap();
-    let del = app
-        .client
-        .delete(app.url(&format!("/api/admin/quarantine/{q2}")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status(), StatusCode::NO_CONTENT);
-    let again = app
-        .client
-        .delete(app.url(&format!("/api/admin/quarantine/{q2}")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let path = format!("/api/admin/quarantine/{q2}");
+    assert_eq!(app.delete(&path).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.delete(&path).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get_json("/api/admin/quarantine").await["total"], 0);
     let spool_has_q2 = walk(&app.data_dir().join("spool"))
         .iter()
@@ -208,14 +195,8 @@ async fn a_spoofed_archive_domain_sender_is_not_team_and_big_uploads_get_json_41
     app.wait_total("/api/admin/quarantine", 1).await;
 
     let r = app
-        .client
-        .post(app.url(&format!("/api/cards/{}/messages", card["id"])))
-        .bearer_auth(&app.token)
-        .header("content-type", "message/rfc822")
-        .body(vec![b'x'; 10_000])
-        .send()
-        .await
-        .unwrap();
+        .upload_raw(&card["id"], "message/rfc822", vec![b'x'; 10_000])
+        .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large");

@@ -20,22 +20,14 @@ fn mbox_of(messages: &[Vec<u8>]) -> Vec<u8> {
 async fn upload_creates_the_entry_once() {
     let app = spawn_app().await;
     let card = app.create_card("Upload").await;
-    let path = format!("/api/cards/{}/messages", card["id"]);
     let raw = forwarded_mail("up@x", "Uploaded quote", "uploaded body text");
-    let post = |ct: &'static str, body: Vec<u8>| {
-        app.client
-            .post(app.url(&path))
-            .bearer_auth(&app.token)
-            .header("content-type", ct)
-            .body(body)
-            .send()
-    };
-    let r = post("message/rfc822", raw.clone()).await.unwrap();
+    let post = |ct: &'static str, body: Vec<u8>| app.upload_raw(&card["id"], ct, body);
+    let r = post("message/rfc822", raw.clone()).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let entry: Value = r.json().await.unwrap();
     assert_eq!(entry["message_id"], "up@x");
     assert_eq!(entry["card_id"], card["id"]);
-    let again = post("message/rfc822", raw.clone()).await.unwrap();
+    let again = post("message/rfc822", raw.clone()).await;
     assert_eq!(
         again.status(),
         StatusCode::OK,
@@ -43,22 +35,16 @@ async fn upload_creates_the_entry_once() {
     );
     assert_eq!(again.json::<Value>().await.unwrap()["id"], entry["id"]);
     assert_eq!(
-        post("text/plain", raw.clone()).await.unwrap().status(),
+        post("text/plain", raw.clone()).await.status(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
     assert_eq!(
-        post("message/rfc822", vec![]).await.unwrap().status(),
+        post("message/rfc822", vec![]).await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
     let r = app
-        .client
-        .post(app.url("/api/cards/9999/messages"))
-        .bearer_auth(&app.token)
-        .header("content-type", "message/rfc822")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
+        .upload_raw(&Value::from(9999), "message/rfc822", raw)
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     app.wait_search("uploaded", 1).await;
     app.shutdown().await;

@@ -27,15 +27,7 @@ fn mail(
 }
 
 async fn upload(app: &TestApp, card: &Value, raw: Vec<u8>) {
-    let r = app
-        .client
-        .post(app.url(&format!("/api/cards/{}/messages", card["id"])))
-        .bearer_auth(&app.token)
-        .header("content-type", "message/rfc822")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
+    let r = app.upload_raw(&card["id"], "message/rfc822", raw).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }
 

@@ -105,6 +105,32 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POSTs a raw body to a card's upload route.
+    pub async fn upload_raw(
+        &self,
+        card_id: &Value,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/cards/{card_id}/messages")))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub async fn create_card(&self, title: &str) -> Value {
         let r = self
             .post_json("/api/cards", &serde_json::json!({ "title": title }))

@@ -236,3 +236,49 @@ async fn the_web_ui_is_served() {
     assert!(r.text().await.unwrap().contains("<title>dossier</title>"));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_is_parked_visible_and_retryable() {
+    let app = spawn_app().await;
+    let card = app.create_card("Broken").await;
+    // A queue row whose raw bytes are missing can never be processed.
+    let store = dossier::store::Store::open(&app.data_dir().join("dossier.sqlite3"))
+        .await
+        .unwrap();
+    store
+        .enqueue(&[dossier::store::NewMessage {
+            sha256: "0".repeat(64),
+            size: 1,
+            source: "smtp",
+            mail_from: "x@team.example".into(),
+            helo: "h".into(),
+            peer: "p".into(),
+            cards: vec![(card["id"].as_i64().unwrap(), "r".into())],
+            trusted: false,
+            quarantine: None,
+        }])
+        .await
+        .unwrap();
+    store.close().await;
+    let failed = app.wait_total("/api/admin/failed", 1).await;
+    let m = &failed["messages"][0];
+    assert_eq!(m["attempts"], 5);
+    assert!(m["error"].as_str().unwrap().contains("No such file"), "{m}");
+    let r = app
+        .post_json(
+            &format!("/api/admin/failed/{}/retry", m["id"]),
+            &Value::Null,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let r = app
+        .post_json("/api/admin/failed/424242/retry", &Value::Null)
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let member = app.add_user("m@team.example", false).await;
+    assert_eq!(
+        app.get_as("/api/admin/failed", &member).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    app.shutdown().await;
+}

@@ -168,3 +168,29 @@ pub async fn imap_status(
         .collect();
     Ok(axum::Json(json!({ "accounts": accounts })))
 }
+
+/// Messages parked as failed after `ingest.max_attempts`, with their error.
+pub async fn failed_list(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Query(paging): Query<Paging>,
+) -> Result<axum::Json<serde_json::Value>, Error> {
+    require_admin(&user)?;
+    let (limit, offset) = paging.resolve(50)?;
+    let (total, rows) = st.store.failed_messages(limit, offset).await?;
+    Ok(axum::Json(json!({"total": total, "messages": rows})))
+}
+
+pub async fn failed_retry(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, Error> {
+    require_admin(&user)?;
+    st.store.retry_failed(id).await.map_err(|e| match e {
+        StoreError::NotFound => Error::NotFound("failed message"),
+        e => e.into(),
+    })?;
+    st.ingest.wake_worker();
+    Ok(StatusCode::ACCEPTED)
+}

@@ -75,6 +75,8 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/me", get(cards::me))
         .route("/admin/quarantine", get(admin::quarantine_list))
         .route("/admin/imap", get(admin::imap_status))
+        .route("/admin/failed", get(admin::failed_list))
+        .route("/admin/failed/{id}/retry", post(admin::failed_retry))
         .route(
             "/admin/quarantine/{id}",
             axum::routing::delete(admin::quarantine_delete),

@@ -9,7 +9,7 @@ mod users;
 
 pub use cards::{Card, Viewer};
 pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry};
-pub use quarantine::Quarantined;
+pub use quarantine::{FailedMessage, Quarantined};
 pub use queue::{MessageRef, NewMessage, QueuedMessage};
 pub use users::User;
 

@@ -190,3 +190,48 @@ impl Store {
         Ok(())
     }
 }
+
+/// A message that could not be processed after `ingest.max_attempts` tries.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct FailedMessage {
+    pub id: i64,
+    pub received_at: String,
+    pub source: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
+impl Store {
+    pub async fn failed_messages(
+        &self,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<FailedMessage>)> {
+        let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE state = 'failed'")
+            .fetch_one(&self.pool)
+            .await?;
+        let rows = sqlx::query_as(
+            "SELECT id, received_at, source, attempts, last_error AS error
+             FROM messages WHERE state = 'failed' ORDER BY id DESC LIMIT ? OFFSET ?",
+        )
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((total, rows))
+    }
+
+    /// Gives a failed message a fresh set of attempts.
+    pub async fn retry_failed(&self, id: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE messages SET state = 'queued', attempts = 0 WHERE id = ? AND state = 'failed'",
+        )
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -272,13 +272,30 @@ impl Store {
         .await?)
     }
 
+    /// Attaches documents to a page of entries with one query for the page.
     async fn with_documents(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let docs = self.entry_documents(row.id).await?;
-            out.push(row.into_entry(docs)?);
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let docs: Vec<Document> = sqlx::query_as(
+            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
+             FROM documents WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_entry: std::collections::HashMap<i64, Vec<Document>> =
+            std::collections::HashMap::new();
+        for d in docs {
+            by_entry
+                .entry(d.entry_id.unwrap_or_default())
+                .or_default()
+                .push(d);
         }
-        Ok(out)
+        rows.into_iter()
+            .map(|row| {
+                let docs = by_entry.remove(&row.id).unwrap_or_default();
+                row.into_entry(docs)
+            })
+            .collect()
     }
 
     /// A card's history, newest first.

@@ -1,0 +1,114 @@
+//! Query latency over an existing index: a mix of query types, each run many
+//! times with varying terms, with snippets, reporting p50/p99 per type.
+//!
+//!   cargo run --release --example query_bench -- INDEX_DIR [RUNS]
+
+use std::time::Instant;
+
+use dossier::search::{SearchIndex, SearchRequest, Searcher, Sort};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const WORDS: &[&str] = &[
+    "offer",
+    "quotation",
+    "delivery",
+    "invoice",
+    "warehouse",
+    "racks",
+    "price",
+    "discount",
+    "order",
+    "contract",
+    "meeting",
+    "pallets",
+    "warranty",
+    "budget",
+    "sample",
+];
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runs: usize = args.get(2).map_or(200, |r| r.parse().unwrap());
+    let index = SearchIndex::open(std::path::Path::new(&args[1])).unwrap();
+    let searcher = Searcher::new(index);
+    let mut rng = StdRng::seed_from_u64(1);
+    type Make = fn(&mut StdRng) -> SearchRequest;
+    let kinds: Vec<(&str, Make)> = vec![
+        ("single word", |r| {
+            req(WORDS[r.random_range(0..WORDS.len())].into())
+        }),
+        ("phrase", |r| {
+            req(format!(
+                "\"{} {}\"",
+                WORDS[r.random_range(0..WORDS.len())],
+                WORDS[r.random_range(0..WORDS.len())]
+            ))
+        }),
+        ("from: domain", |r| {
+            req(format!(
+                "from:client{}.{}",
+                r.random_range(0..2000),
+                ["com", "de", "nl", "ro", "fr"][r.random_range(0..5)]
+            ))
+        }),
+        ("date range", |r| {
+            let y = r.random_range(2020..2025);
+            req(format!(
+                "{} after:{y}-03-01 before:{y}-05-01",
+                WORDS[r.random_range(0..WORDS.len())]
+            ))
+        }),
+        ("card filter", |r| SearchRequest {
+            card_id: Some(r.random_range(1..10_000)),
+            ..req(WORDS[r.random_range(0..WORDS.len())].into())
+        }),
+        ("word + facets", |r| SearchRequest {
+            facets: true,
+            ..req(WORDS[r.random_range(0..WORDS.len())].into())
+        }),
+        ("sort by date", |r| SearchRequest {
+            sort: Sort::Date,
+            ..req(WORDS[r.random_range(0..WORDS.len())].into())
+        }),
+    ];
+    println!(
+        "{:<14} {:>8} {:>8} {:>10}",
+        "query", "p50 ms", "p99 ms", "avg hits"
+    );
+    for (name, make) in kinds {
+        let mut times = Vec::with_capacity(runs);
+        let mut hits = 0usize;
+        for _ in 0..runs {
+            let q = make(&mut rng);
+            let t = Instant::now();
+            let res = searcher.search(&q).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            hits += res.total;
+        }
+        println!(
+            "{:<14} {:>8.1} {:>8.1} {:>10}",
+            name,
+            pct(&mut times, 0.5),
+            pct(&mut times, 0.99),
+            hits / runs
+        );
+    }
+}
+
+fn req(q: String) -> SearchRequest {
+    SearchRequest {
+        q,
+        card_id: None,
+        limit: 20,
+        offset: 0,
+        sort: Sort::Relevance,
+        facets: false,
+        hidden_cards: vec![],
+    }
+}

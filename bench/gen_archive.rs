@@ -6,8 +6,12 @@
 
 use dossier::domain::{ArchiveCode, Mailbox};
 use dossier::store::{EmailMeta, NewDocument, NewEmailEntry, NewMessage, Store};
+#[path = "vocab.rs"]
+mod vocab;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use vocab::WORDS;
 
 const FIRST: &[&str] = &[
     "Jane", "Piet", "Ion", "Marta", "Lars", "Ana", "Hans", "Eva", "João", "Zofia", "Ahmet", "Ivan",
@@ -16,38 +20,6 @@ const FIRST: &[&str] = &[
 const LAST: &[&str] = &[
     "Doe", "de Vries", "Popescu", "Nowak", "Jensen", "Souza", "Müller", "Horváth", "Yılmaz",
     "Petrov", "Dubois", "García",
-];
-const WORDS: &[&str] = &[
-    "offer",
-    "quotation",
-    "delivery",
-    "invoice",
-    "warehouse",
-    "racks",
-    "price",
-    "discount",
-    "order",
-    "contract",
-    "meeting",
-    "schedule",
-    "shipment",
-    "pallets",
-    "terms",
-    "payment",
-    "steel",
-    "aluminium",
-    "windows",
-    "doors",
-    "installation",
-    "warranty",
-    "maintenance",
-    "forecast",
-    "budget",
-    "approval",
-    "signature",
-    "deadline",
-    "sample",
-    "specification",
 ];
 
 fn words(rng: &mut StdRng, n: usize) -> String {

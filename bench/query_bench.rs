@@ -6,26 +6,12 @@
 use std::time::Instant;
 
 use dossier::search::{SearchIndex, SearchRequest, Searcher, Sort};
+#[path = "vocab.rs"]
+mod vocab;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-const WORDS: &[&str] = &[
-    "offer",
-    "quotation",
-    "delivery",
-    "invoice",
-    "warehouse",
-    "racks",
-    "price",
-    "discount",
-    "order",
-    "contract",
-    "meeting",
-    "pallets",
-    "warranty",
-    "budget",
-    "sample",
-];
+use vocab::WORDS;
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());

@@ -69,6 +69,13 @@ Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=s.pdf
 
     // Bob sees nothing of it: not in lists, not by id, not in search or facets.
     let sid = secret["id"].as_i64().unwrap();
+    let patch = |token: &str, body: Value| {
+        app.client
+            .patch(app.url(&format!("/api/cards/{sid}")))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
     for path in [
         format!("/api/cards/{sid}"),
         format!("/api/cards/{sid}/history"),
@@ -137,12 +144,7 @@ Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=s.pdf
         .unwrap();
     assert_eq!(found["total"], 2);
     // But only the owner (or an admin) may change who sees it.
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/cards/{sid}")))
-        .bearer_auth(&bob)
-        .json(&json!({"visibility": "everyone"}))
-        .send()
+    let r = patch(&bob, json!({"visibility": "everyone"}))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -161,21 +163,9 @@ Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=s.pdf
         StatusCode::NOT_FOUND
     );
     // Making it public opens it to everyone; bad values are 422.
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/cards/{sid}")))
-        .bearer_auth(&ann)
-        .json(&json!({"visibility": "public"}))
-        .send()
-        .await
-        .unwrap();
+    let r = patch(&ann, json!({"visibility": "public"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app
-        .client
-        .patch(app.url(&format!("/api/cards/{sid}")))
-        .bearer_auth(&ann)
-        .json(&json!({"visibility": "everyone"}))
-        .send()
+    let r = patch(&ann, json!({"visibility": "everyone"}))
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);

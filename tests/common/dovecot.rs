@@ -187,6 +187,10 @@ impl Dovecot {
         for path in doomed {
             let _ = fs::remove_file(path);
         }
+        // Dovecot derives a new UIDVALIDITY from the clock in seconds: one made
+        // within the same second as the old one would be equal, and nothing
+        // would change for the client.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
         self.restart();
     }
 

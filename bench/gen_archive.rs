@@ -64,6 +64,7 @@ async fn main() {
             cards: vec![],
             trusted: true,
             quarantine: None,
+            annotations: None,
         }])
         .await
         .unwrap();
@@ -117,6 +118,10 @@ async fn main() {
                 direction: Some("incoming".into()),
                 meta: EmailMeta::default(),
                 documents,
+                author_id: None,
+                author_kind: "ingest",
+                comm_type_id: None,
+                reference: None,
             });
         }
         store.store_email_entries(&batch, &[]).await.unwrap();

@@ -96,5 +96,6 @@ fn req(q: String) -> SearchRequest {
         sort: Sort::Relevance,
         facets: false,
         hidden_cards: vec![],
+        types: vec![],
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::domain::ApiToken;
+use crate::erase::Eraser;
 use crate::http::{self, AppState, HttpLimits};
 use crate::ingest::{ContentStore, Ingest, Worker};
 use crate::search::{IndexError, IndexWriterTask, SearchIndex, Searcher};
@@ -140,9 +141,36 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         );
     }
 
-    let index = SearchIndex::open(&config.index.dir)?;
+    let (index, stale) = SearchIndex::open_or_replace(&config.index.dir)?;
     let (index_handle, index_task) =
         IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
+    if stale {
+        // Serve at once; search fills up as the rebuild goes.
+        let (store, handle) = (storage.store.clone(), index_handle.clone());
+        tokio::spawn(async move {
+            match crate::search::rebuild(&store, &handle, 1000, |_, _| {}).await {
+                Ok(n) => tracing::info!(entries = n, "search index rebuilt"),
+                Err(e) => {
+                    tracing::error!(error = %e, "search index rebuild failed; run `dossier reindex`")
+                }
+            }
+        });
+    }
+    let eraser = Eraser::new(
+        storage.store.clone(),
+        storage.spool.clone(),
+        storage.blobs.clone(),
+        index_handle.clone(),
+    );
+    {
+        // Deletions a crash interrupted are finished before anything else.
+        let eraser = eraser.clone();
+        tokio::spawn(async move {
+            if let Err(e) = eraser.finish().await {
+                tracing::error!(error = %e, "finishing interrupted deletions failed");
+            }
+        });
+    }
 
     let http_listener = bind(config.http.listen).await?;
     let smtp_listener = bind(config.smtp.listen).await?;
@@ -162,7 +190,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         store: storage.store.clone(),
         spool: storage.spool.clone(),
         blobs: storage.blobs.clone(),
-        index: index_handle,
+        index: index_handle.clone(),
         batch_size: config.ingest.batch_size,
         max_attempts: config.ingest.max_attempts,
         team_domains: config.archive.team_domains.clone(),
@@ -192,11 +220,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         default_visibility: config.cards.default_visibility,
         ingest: ingest.clone(),
         imap_status: Arc::new(imap_status.clone()),
+        index: index_handle,
+        eraser,
+        statuses: Arc::new(config.cards.statuses.clone()),
+        edit_window_minutes: config.history.edit_window_minutes,
+        max_document_bytes: config.history.max_document_bytes,
+        max_message_bytes: config.smtp.max_message_bytes,
     };
     let limits = HttpLimits {
         max_body_bytes: config.http.max_body_bytes,
         request_timeout: Duration::from_secs(config.http.request_timeout_secs),
         max_message_bytes: config.smtp.max_message_bytes,
+        max_document_bytes: config.history.max_document_bytes,
     };
     let router = http::router(state, &limits);
     let http_task = tokio::spawn(http::serve(

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::domain::ApiToken;
 use crate::http::cards::{clean_title, fresh_code, CardView};
 use crate::import;
-use crate::search::{IndexDoc, IndexWriterTask, SearchIndex};
+use crate::search::{IndexWriterTask, SearchIndex};
 
 #[derive(Debug, Parser)]
 #[command(name = "dossier", version, about = "Email-ingest and archive gateway")]
@@ -201,21 +201,12 @@ async fn reindex(config: Config) -> anyhow::Result<()> {
         }
     };
     let (handle, task) = IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
-    let total = storage.store.entry_count().await?;
     let started = std::time::Instant::now();
-    handle.clear().await?;
-    let (mut after, mut done) = (0i64, 0i64);
-    loop {
-        let page = storage.store.entries_after(after, 1000).await?;
-        let Some(last) = page.last() else { break };
-        after = last.id;
-        done += page.len() as i64;
-        handle
-            .upsert(page.iter().map(IndexDoc::from_entry).collect())
-            .await?;
+    let done = crate::search::rebuild(&storage.store, &handle, 1000, |done, total| {
         let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
         eprint!("\rreindexed {done}/{total} entries ({rate:.0}/s)");
-    }
+    })
+    .await?;
     drop(handle);
     tokio::task::spawn_blocking(move || task.join()).await?;
     let secs = started.elapsed().as_secs_f64();

@@ -20,6 +20,7 @@ pub struct Config {
     pub index: IndexConfig,
     pub archive: ArchiveConfig,
     pub cards: CardsConfig,
+    pub history: HistoryConfig,
     pub imap: ImapSection,
     pub ingest: IngestConfig,
 }
@@ -28,6 +29,17 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct CardsConfig {
     pub default_visibility: Visibility,
+    /// The statuses a card can have; the first is a new card's.
+    pub statuses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Minutes an author may edit their own manual entry (0: never).
+    pub edit_window_minutes: u64,
+    /// Largest document upload.
+    pub max_document_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -192,6 +204,22 @@ impl Config {
         if self.smtp.max_recipients == 0 || self.smtp.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "smtp.max_recipients and smtp.max_connections must be positive".into(),
+            ));
+        }
+        let statuses = &self.cards.statuses;
+        if statuses.is_empty()
+            || statuses.iter().any(|s| {
+                s.is_empty() || s.len() > 64 || s.contains(|c: char| c.is_whitespace() || c == ',')
+            })
+        {
+            return Err(ConfigError::Invalid(
+                "cards.statuses must list at least one status, each without spaces or commas"
+                    .into(),
+            ));
+        }
+        if self.history.max_document_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "history.max_document_bytes must be positive".into(),
             ));
         }
         if self.ingest.batch_size == 0 {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod erase;
 pub mod export;
 pub mod extract;
 pub mod http;

@@ -256,6 +256,7 @@ async fn a_message_that_keeps_failing_is_parked_visible_and_retryable() {
             cards: vec![(card["id"].as_i64().unwrap(), "r".into())],
             trusted: false,
             quarantine: None,
+            annotations: None,
         }])
         .await
         .unwrap();

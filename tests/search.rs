@@ -204,7 +204,10 @@ async fn operators_filters_sort_and_facets() {
     for (query, needle) in [
         (q("after:yesterday"), "after:"),
         (q("has:pdf"), "has:pdf"),
-        (q("type:complaint"), "communication types"),
+        (
+            q("type:complaint"),
+            "type:complaint is not a communication type",
+        ),
         (q("\"unclosed"), "quote"),
         (q("bogus:1"), "unknown field bogus"),
         ("sort=oldest".to_owned(), "sort"),

@@ -1,9 +1,12 @@
 //! Newtypes and rules with no I/O.
 
 mod archive;
+mod kind;
+pub mod rights;
 mod token;
 
 pub use archive::{ArchiveCode, ARCHIVE_CODE_LEN};
+pub use kind::{parse_kinds, EntryKind};
 pub use token::ApiToken;
 
 use serde::{Deserialize, Serialize};
@@ -35,6 +38,8 @@ pub enum Source {
     Upload,
     Import,
     Imap,
+    /// An original given with `POST /api/cards/{id}/entries` by another system.
+    Api,
 }
 
 impl Source {
@@ -44,6 +49,7 @@ impl Source {
             Source::Upload => "upload",
             Source::Import => "import",
             Source::Imap => "imap",
+            Source::Api => "api",
         }
     }
 }

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 
-use super::entries::EntryView;
 use super::error::extract::{Path, Query};
 use super::{AppState, Caller, Error, Paging};
 use crate::store::{Quarantined, StoreError, User};
@@ -116,7 +115,8 @@ pub async fn quarantine_release(
     st.ingest.wake_worker();
     match super::upload::wait_processed(&st, id).await? {
         Some(entries) => {
-            let views: Vec<EntryView> = entries.into_iter().map(EntryView::from).collect();
+            let viewing = super::views::Viewing::load(&st, &user, &entries).await?;
+            let views = viewing.entries(entries);
             Ok((
                 StatusCode::OK,
                 axum::Json(json!({"id": id, "entries": views})),

@@ -1,92 +1,16 @@
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
-use serde::Serialize;
+use serde::Deserialize;
 
-use super::cards::load_card;
 use super::error::extract::{Path, Query};
-use super::{AppState, Caller, Error, Paging};
-use crate::domain::Mailbox;
-use crate::store::{Document, Entry, StoreError};
-
-#[derive(Serialize)]
-pub struct EntryView {
-    pub id: i64,
-    pub card_id: i64,
-    pub kind: String,
-    pub subject: String,
-    pub from: Option<Mailbox>,
-    pub to: Vec<Mailbox>,
-    pub cc: Vec<Mailbox>,
-    pub date: Option<String>,
-    pub occurred_at: String,
-    pub created_at: String,
-    pub body_text: String,
-    pub message_id: Option<String>,
-    /// `incoming` (from outside the team) or `outgoing`.
-    pub direction: Option<String>,
-    /// For a forward: the salesperson who forwarded it, when, and their note.
-    pub forwarded_by: Option<Mailbox>,
-    pub forwarded_at: Option<String>,
-    pub forward_note: Option<String>,
-    pub forward_chain: Vec<Mailbox>,
-    /// The date as written in a forwarded header block.
-    pub date_raw: Option<String>,
-    /// True when `date` is the forward's date because the original's could not be read.
-    pub date_is_fallback: bool,
-    pub attachments: Vec<Document>,
-}
-
-impl From<Entry> for EntryView {
-    fn from(e: Entry) -> Self {
-        EntryView {
-            id: e.id,
-            card_id: e.card_id,
-            kind: e.kind,
-            subject: e.subject,
-            from: e.from,
-            to: e.to,
-            cc: e.cc,
-            date: e.date,
-            occurred_at: chrono::DateTime::from_timestamp(e.occurred_at, 0)
-                .unwrap_or_default()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            created_at: e.created_at,
-            body_text: e.body_text,
-            message_id: e.message_id,
-            direction: e.direction,
-            forwarded_by: e.meta.forwarded_by,
-            forwarded_at: e.meta.forwarded_at,
-            forward_note: e.meta.forward_note,
-            forward_chain: e.meta.forward_chain,
-            date_raw: e.meta.date_raw,
-            date_is_fallback: e.meta.date_is_fallback,
-            attachments: e.documents,
-        }
-    }
-}
-
-#[derive(Serialize)]
-pub struct History {
-    total: i64,
-    entries: Vec<EntryView>,
-}
-
-pub async fn history(
-    State(st): State<AppState>,
-    Caller(user): Caller,
-    Path(card_id): Path<i64>,
-    Query(paging): Query<Paging>,
-) -> Result<axum::Json<History>, Error> {
-    let (limit, offset) = paging.resolve(50)?;
-    load_card(&st, &user, card_id).await?;
-    let (total, entries) = st.store.history(card_id, limit, offset).await?;
-    Ok(axum::Json(History {
-        total,
-        entries: entries.into_iter().map(EntryView::from).collect(),
-    }))
-}
+use super::manual::entry_response;
+use super::views::Viewing;
+use super::{AppState, Caller, Error};
+use crate::domain::rights::Action;
+use crate::erase::{Deletion, EraseError};
+use crate::store::{Document, Entry, StoreError, User};
 
 fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
     move |e| match e {
@@ -98,7 +22,7 @@ fn not_found(what: &'static str) -> impl Fn(StoreError) -> Error {
 /// 404 unless the caller may see the card the item belongs to.
 async fn check_card(
     st: &AppState,
-    user: &crate::store::User,
+    user: &User,
     card_id: i64,
     what: &'static str,
 ) -> Result<(), Error> {
@@ -109,14 +33,31 @@ async fn check_card(
     }
 }
 
+/// The entry, if the caller may see its card (tombstones included).
+pub async fn visible_entry(st: &AppState, user: &User, id: i64) -> Result<Entry, Error> {
+    let entry = st.store.entry(id).await.map_err(not_found("entry"))?;
+    check_card(st, user, entry.card_id, "entry").await?;
+    Ok(entry)
+}
+
+async fn visible_document(st: &AppState, user: &User, id: i64) -> Result<Document, Error> {
+    let doc = st.store.document(id).await.map_err(not_found("document"))?;
+    check_card(st, user, doc.card_id, "document").await?;
+    Ok(doc)
+}
+
+/// An entry with its revisions.
 pub async fn show(
     State(st): State<AppState>,
     Caller(user): Caller,
     Path(id): Path<i64>,
-) -> Result<axum::Json<EntryView>, Error> {
-    let entry = st.store.entry(id).await.map_err(not_found("entry"))?;
-    check_card(&st, &user, entry.card_id, "entry").await?;
-    Ok(axum::Json(entry.into()))
+) -> Result<axum::Json<super::views::EntryView>, Error> {
+    let entry = visible_entry(&st, &user, id).await?;
+    let viewing = Viewing::load(&st, &user, std::slice::from_ref(&entry)).await?;
+    let revisions = viewing.revisions(st.store.revisions(id).await?);
+    let mut view = viewing.entry(entry);
+    view.revisions = Some(revisions);
+    Ok(axum::Json(view))
 }
 
 /// The exact bytes received.
@@ -125,13 +66,17 @@ pub async fn raw(
     Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let entry = st.store.entry(id).await.map_err(not_found("entry"))?;
-    check_card(&st, &user, entry.card_id, "entry").await?;
+    let entry = visible_entry(&st, &user, id).await?;
+    if entry.is_deleted() {
+        return Err(Error::Gone(
+            "this entry was deleted; its raw message is gone".into(),
+        ));
+    }
     let sha = st
         .store
         .entry_raw_sha(id)
         .await
-        .map_err(not_found("entry"))?;
+        .map_err(not_found("raw message"))?;
     let spool = st.spool.clone();
     let bytes = tokio::task::spawn_blocking(move || spool.get(&sha))
         .await
@@ -149,8 +94,12 @@ pub async fn document(
     Caller(user): Caller,
     Path(id): Path<i64>,
 ) -> Result<Response, Error> {
-    let doc = st.store.document(id).await.map_err(not_found("document"))?;
-    check_card(&st, &user, doc.card_id, "document").await?;
+    let doc = visible_document(&st, &user, id).await?;
+    if let Some(at) = &doc.deleted_at {
+        return Err(Error::Gone(format!(
+            "this document was deleted at {at}; its bytes are gone"
+        )));
+    }
     let blobs = st.blobs.clone();
     let sha = doc.sha256.clone();
     let bytes = tokio::task::spawn_blocking(move || blobs.get(&sha))
@@ -162,6 +111,102 @@ pub async fn document(
         .clone()
         .unwrap_or_else(|| format!("document-{id}"));
     Ok(download(bytes, &doc.content_type, &name))
+}
+
+/// `?reason=` or `{"reason": "..."}` on a DELETE.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    reason: Option<String>,
+}
+
+impl Reason {
+    fn from_parts(query: Reason, body: &[u8]) -> Result<Option<String>, Error> {
+        let body: Reason = if body.iter().all(u8::is_ascii_whitespace) {
+            Reason::default()
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                Error::Unprocessable(format!("expected {{\"reason\": \"...\"}}: {e}"))
+            })?
+        };
+        body.reason
+            .or(query.reason)
+            .map(|r| super::input::text("reason", &r, super::input::MAX_TITLE_CHARS, false))
+            .transpose()
+            .map(|r| r.filter(|r| !r.is_empty()))
+    }
+}
+
+fn deletion(user: &User, reason: Option<String>) -> Deletion {
+    Deletion {
+        by: user.id,
+        by_name: user.name.clone().unwrap_or_else(|| user.email.clone()),
+        reason,
+    }
+}
+
+fn erase_error(e: EraseError) -> Error {
+    match e {
+        EraseError::Store(e) => e.into(),
+        EraseError::Busy => Error::Conflict(e.to_string()),
+        e => Error::internal(e),
+    }
+}
+
+/// Deletes an entry for good (as the delete_entry policy allows); answers
+/// with its tombstone.
+pub async fn delete(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<Reason>,
+    body: axum::body::Bytes,
+) -> Result<Response, Error> {
+    let reason = Reason::from_parts(q, &body)?;
+    let entry = visible_entry(&st, &user, id).await?;
+    if entry.is_deleted() {
+        return Err(Error::Conflict(
+            "this entry is already deleted; its tombstone is kept".into(),
+        ));
+    }
+    let viewing = Viewing::load(&st, &user, std::slice::from_ref(&entry)).await?;
+    viewing.require(Action::DeleteEntry, viewing.can_delete_entry(&entry))?;
+    st.eraser
+        .delete_entry(entry, deletion(&user, reason))
+        .await
+        .map_err(erase_error)?;
+    tracing::info!(entry = id, user = user.id, "entry deleted");
+    entry_response(&st, &user, StatusCode::OK, st.store.entry(id).await?).await
+}
+
+/// Deletes a document for good (as the delete_document policy allows);
+/// answers with its tombstone.
+pub async fn delete_document(
+    State(st): State<AppState>,
+    Caller(user): Caller,
+    Path(id): Path<i64>,
+    Query(q): Query<Reason>,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<super::views::DocumentView>, Error> {
+    let reason = Reason::from_parts(q, &body)?;
+    let doc = visible_document(&st, &user, id).await?;
+    if doc.is_deleted() {
+        return Err(Error::Conflict(
+            "this document is already deleted; its tombstone is kept".into(),
+        ));
+    }
+    let entry = match doc.entry_id {
+        Some(e) => Some(st.store.entry(e).await?),
+        None => None,
+    };
+    let viewing = Viewing::load(&st, &user, entry.as_slice()).await?;
+    viewing.require(Action::DeleteDocument, viewing.can_delete_document(&doc))?;
+    st.eraser
+        .delete_document(doc, entry, deletion(&user, reason))
+        .await
+        .map_err(erase_error)?;
+    tracing::info!(document = id, user = user.id, "document deleted");
+    Ok(axum::Json(viewing.document(st.store.document(id).await?)))
 }
 
 /// Always an attachment, never sniffed or rendered inline: a document is

@@ -16,10 +16,19 @@ pub enum Error {
     Unauthorized,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// A rights policy said no (the message names the rule).
+    #[error("{0}")]
+    Policy(String),
+    /// Cannot be deleted while this many items use it.
+    #[error("{0}")]
+    InUse(String, i64),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
     Conflict(String),
+    /// Deleted for good; the tombstone says what was there.
+    #[error("{0}")]
+    Gone(String),
     #[error("request body too large")]
     TooLarge,
     #[error("{0}")]
@@ -36,9 +45,11 @@ impl Error {
         match self {
             Error::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::Forbidden(_) | Error::Policy(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::InUse(..) => (StatusCode::CONFLICT, "in_use"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Gone(_) => (StatusCode::GONE, "gone"),
             Error::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Error::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -59,7 +70,10 @@ impl IntoResponse for Error {
         if let Error::Internal(detail) = &self {
             tracing::error!(%detail, "internal error serving request");
         }
-        let body = json!({"error": {"code": code, "message": self.to_string()}});
+        let mut body = json!({"error": {"code": code, "message": self.to_string()}});
+        if let Error::InUse(_, n) = &self {
+            body["error"]["in_use"] = json!(n);
+        }
         let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
@@ -76,6 +90,8 @@ impl From<StoreError> for Error {
         match e {
             StoreError::NotFound => Error::NotFound("resource"),
             StoreError::Conflict(m) => Error::Conflict(m),
+            StoreError::InUse(n) => Error::InUse(format!("still used by {n} items"), n),
+            StoreError::Invalid(m) => Error::Unprocessable(m),
             e => Error::internal(e),
         }
     }
@@ -85,6 +101,9 @@ impl From<SearchError> for Error {
     fn from(e: SearchError) -> Self {
         match e {
             SearchError::BadQuery(m) => Error::BadRequest(format!("invalid query: {m}")),
+            SearchError::TooMany(n) => Error::BadRequest(format!(
+                "q matches {n} entries, more than a listing narrows by; add filters or use /api/search"
+            )),
             e => Error::internal(e),
         }
     }

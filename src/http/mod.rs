@@ -3,18 +3,28 @@
 mod admin;
 mod auth;
 pub mod cards;
+mod contacts;
+mod documents;
 mod entries;
 mod error;
 mod export;
+mod history;
+mod input;
+mod labels;
+mod manual;
+mod policies;
 mod search;
+mod tasks;
+mod types;
 mod upload;
+mod views;
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -38,6 +48,14 @@ pub struct AppState {
     pub default_visibility: crate::config::Visibility,
     pub ingest: Ingest,
     pub imap_status: std::sync::Arc<Vec<ImapStatus>>,
+    /// The index writer, for entries written over HTTP (searchable at once).
+    pub index: crate::search::IndexHandle,
+    pub eraser: crate::erase::Eraser,
+    /// `cards.statuses`; the first is a new card's.
+    pub statuses: std::sync::Arc<Vec<String>>,
+    pub edit_window_minutes: u64,
+    pub max_document_bytes: usize,
+    pub max_message_bytes: usize,
 }
 
 pub type ImapStatus = std::sync::Arc<std::sync::Mutex<crate::imap::AccountStatus>>;
@@ -47,6 +65,7 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Raw messages (uploads) may be as large as SMTP allows.
     pub max_message_bytes: usize,
+    pub max_document_bytes: usize,
 }
 
 pub fn router(state: AppState, limits: &HttpLimits) -> Router {
@@ -54,33 +73,93 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/cards", get(cards::list).post(cards::create))
         .route("/cards/{id}", get(cards::show).patch(cards::update))
         .route("/cards/{id}/shares", post(cards::share))
-        .route(
-            "/cards/{id}/shares/{user_id}",
-            axum::routing::delete(cards::unshare),
-        )
+        .route("/cards/{id}/shares/{user_id}", delete(cards::unshare))
         .route(
             "/cards/{id}/archive-address",
             post(cards::regenerate_address),
         )
-        .route("/cards/{id}/history", get(entries::history))
+        .route("/cards/{id}/history", get(history::history))
+        .route("/cards/{id}/entries", post(manual::create))
+        .route("/cards/{id}/tasks", get(tasks::list).post(tasks::create))
+        .route(
+            "/cards/{id}/contacts",
+            get(contacts::card_list).post(contacts::create),
+        )
+        .route("/cards/{id}/labels", post(labels::add_to_card))
+        .route(
+            "/cards/{id}/labels/{label_id}",
+            delete(labels::remove_from_card),
+        )
         .route("/cards/{id}/export", get(export::export))
         .route(
             "/cards/{id}/messages",
             post(upload::upload).layer(DefaultBodyLimit::max(limits.max_message_bytes)),
         )
-        .route("/entries/{id}", get(entries::show))
+        .route(
+            "/cards/{id}/documents",
+            // The file plus the form around it.
+            post(documents::upload)
+                .layer(DefaultBodyLimit::max(limits.max_document_bytes + 64 * 1024)),
+        )
+        .route("/entries", get(history::central))
+        .route(
+            "/entries/{id}",
+            get(entries::show)
+                .patch(manual::edit)
+                .delete(entries::delete),
+        )
         .route("/entries/{id}/raw", get(entries::raw))
-        .route("/documents/{id}", get(entries::document))
+        .route(
+            "/documents/{id}",
+            get(entries::document).delete(entries::delete_document),
+        )
+        .route("/tasks/assign", post(tasks::assign))
+        .route("/tasks/{id}/close", post(tasks::close))
+        .route("/tasks/{id}/reopen", post(tasks::reopen))
+        .route("/contacts", get(contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(contacts::show)
+                .patch(contacts::update)
+                .delete(contacts::delete),
+        )
+        .route("/contacts/{id}/history", get(contacts::history))
+        .route("/contacts/{id}/labels", post(labels::add_to_contact))
+        .route(
+            "/contacts/{id}/labels/{label_id}",
+            delete(labels::remove_from_contact),
+        )
+        .route("/communication-types", get(types::list))
+        .route("/labels", get(labels::list))
+        .route("/users", get(cards::users))
         .route("/search", get(search::search))
         .route("/me", get(cards::me))
+        .route(
+            "/admin/communication-types",
+            get(types::admin_list).post(types::create),
+        )
+        .route(
+            "/admin/communication-types/{id}",
+            axum::routing::patch(types::update).delete(types::delete),
+        )
+        .route(
+            "/admin/labels",
+            get(labels::admin_list).post(labels::create),
+        )
+        .route(
+            "/admin/labels/{id}",
+            axum::routing::patch(labels::update).delete(labels::delete),
+        )
+        .route(
+            "/admin/policies",
+            get(policies::show).put(policies::replace),
+        )
+        .route("/admin/audit", get(policies::audit))
         .route("/admin/quarantine", get(admin::quarantine_list))
         .route("/admin/imap", get(admin::imap_status))
         .route("/admin/failed", get(admin::failed_list))
         .route("/admin/failed/{id}/retry", post(admin::failed_retry))
-        .route(
-            "/admin/quarantine/{id}",
-            axum::routing::delete(admin::quarantine_delete),
-        )
+        .route("/admin/quarantine/{id}", delete(admin::quarantine_delete))
         .route(
             "/admin/quarantine/{id}/release",
             post(admin::quarantine_release),

@@ -26,7 +26,7 @@ pub struct SearchParams {
     facets: bool,
 }
 
-const MAX_QUERY_CHARS: usize = 1000;
+pub const MAX_QUERY_CHARS: usize = 1000;
 
 /// A URL parameter as a query operator (the value quoted when it has spaces).
 fn operator(field: &str, value: &str) -> String {
@@ -88,6 +88,13 @@ pub async fn search(
         facets: p.facets,
         // Totals and facets count only what the caller may see.
         hidden_cards: st.store.hidden_cards(user.viewer()).await?,
+        types: st
+            .store
+            .comm_types()
+            .await?
+            .into_iter()
+            .map(|t| (t.code.to_lowercase(), t.id))
+            .collect(),
     };
     let searcher = st.searcher.clone();
     let results = tokio::task::spawn_blocking(move || searcher.search(&req))

@@ -10,12 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::cards::load_card;
-use super::entries::EntryView;
 use super::error::extract::Path;
 use super::{AppState, Caller, Error};
 use crate::domain::Source;
 use crate::ingest::Envelope;
-use crate::store::Entry;
+use crate::store::{Entry, User};
 
 /// How long the request waits for the worker before answering 202.
 const WAIT_FOR_ENTRY: Duration = Duration::from_secs(5);
@@ -58,8 +57,17 @@ pub async fn upload(
         .await
         .map_err(Error::internal)?;
 
-    // Usually the worker is done within milliseconds; answer with the entry then.
-    match wait_processed(&st, queue_id).await? {
+    processed_response(&st, &user, queue_id).await
+}
+
+/// Usually the worker is done within milliseconds: answer with the entry
+/// then (201 new, 200 already on the card); else 202 with the queue id.
+pub async fn processed_response(
+    st: &AppState,
+    user: &User,
+    queue_id: i64,
+) -> Result<Response, Error> {
+    match wait_processed(st, queue_id).await? {
         Some(entries) => {
             let duplicate = st
                 .store
@@ -70,13 +78,12 @@ pub async fn upload(
             let Some(entry) = entries.into_iter().next() else {
                 return Err(Error::internal("processed message has no entry"));
             };
-            // 201 for a new entry; 200 when this mail was already on the card.
             let status = if duplicate {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED
             };
-            Ok((status, axum::Json(EntryView::from(entry))).into_response())
+            super::manual::entry_response(st, user, status, entry).await
         }
         None => {
             let body = json!({"queue_id": queue_id, "status": "queued"});

@@ -3,6 +3,7 @@
 //! spool and the queue row is committed. Parsing and indexing happen later in
 //! the [`worker`], from the durable queue.
 
+pub mod classify;
 mod committer;
 pub mod spool;
 pub mod worker;
@@ -15,7 +16,7 @@ pub use spool::ContentStore;
 pub use worker::Worker;
 
 use crate::domain::{ArchiveCode, Source};
-use crate::store::{NewMessage, Store, StoreError};
+use crate::store::{Annotations, NewMessage, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -166,6 +167,26 @@ impl Ingest {
             .await
     }
 
+    /// Durably accepts an original another system logged for a card, with
+    /// what it said about it (author, type, reference, external id).
+    pub async fn accept_annotated(
+        &self,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        card: (i64, String),
+        annotations: Annotations,
+    ) -> Result<i64, IngestError> {
+        self.enqueue_with(
+            Source::Api,
+            envelope,
+            raw,
+            vec![card],
+            None,
+            Some(annotations),
+        )
+        .await
+    }
+
     async fn enqueue(
         &self,
         source: Source,
@@ -173,6 +194,19 @@ impl Ingest {
         raw: Vec<u8>,
         cards: Vec<(i64, String)>,
         quarantine: Option<String>,
+    ) -> Result<i64, IngestError> {
+        self.enqueue_with(source, envelope, raw, cards, quarantine, None)
+            .await
+    }
+
+    async fn enqueue_with(
+        &self,
+        source: Source,
+        envelope: Envelope,
+        raw: Vec<u8>,
+        cards: Vec<(i64, String)>,
+        quarantine: Option<String>,
+        annotations: Option<Annotations>,
     ) -> Result<i64, IngestError> {
         let size = raw.len() as i64;
         let spool = self.spool.clone();
@@ -189,8 +223,9 @@ impl Ingest {
                 helo: envelope.helo,
                 peer: envelope.peer,
                 cards,
-                trusted: matches!(source, Source::Upload | Source::Import),
+                trusted: matches!(source, Source::Upload | Source::Import | Source::Api),
                 quarantine,
+                annotations,
             },
             staged: Some(staged),
             reply,

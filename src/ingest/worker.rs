@@ -63,12 +63,14 @@ impl Worker {
         // Addresses on the archive domain (like the bootstrap admin's) are
         // never team: anyone can put them in a From header.
         let suffix = format!("@{}", self.archive_domain.to_ascii_lowercase());
-        let mut addresses = self.store.user_addresses().await?;
-        addresses.retain(|a| !a.ends_with(&suffix));
+        let mut users = self.store.team_users().await?;
+        users.retain(|(_, a)| !a.ends_with(&suffix));
         let team = TeamList {
-            addresses,
+            addresses: users.iter().map(|(_, a)| a.clone()).collect(),
+            users: Arc::new(users),
             domains: self.team_domains.clone(),
             accept_from: self.accept_from,
+            types: Arc::new(self.store.comm_types().await?),
         };
         for msg in queued {
             let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
@@ -152,12 +154,15 @@ impl Worker {
     }
 }
 
-/// Who counts as the team while a batch is processed.
+/// Who counts as the team, and the type rules, while a batch is processed.
 #[derive(Clone)]
 struct TeamList {
     addresses: Vec<String>,
+    /// (user id, lowercased address)
+    users: Arc<Vec<(i64, String)>>,
     domains: Vec<String>,
     accept_from: AcceptFrom,
+    types: Arc<Vec<crate::store::CommType>>,
 }
 
 impl TeamList {
@@ -167,6 +172,21 @@ impl TeamList {
             domains: &self.domains,
         }
     }
+
+    fn user_id(&self, m: Option<&crate::domain::Mailbox>) -> Option<i64> {
+        let address = m?.address.as_deref()?.trim().to_lowercase();
+        self.users
+            .iter()
+            .find(|(_, a)| *a == address)
+            .map(|(id, _)| *id)
+    }
+}
+
+/// The author of a mail entry: the team member who forwarded it, or who
+/// wrote it (their own mail BCC'd), when they are a user.
+fn mail_author(team: &TeamList, e: &mail::Extracted) -> Option<i64> {
+    team.user_id(e.forwarded_by.as_ref())
+        .or_else(|| team.user_id(e.from.as_ref()))
 }
 
 enum Outcome {
@@ -218,28 +238,62 @@ fn prepare(
                 },
             });
         }
-        // The same mail forwarded twice is one entry per card.
-        let dedup_key = mail::dedup_key(e.message_id.as_deref(), &msg.sha256, several.then_some(i));
-        for &card_id in &msg.card_ids {
+        // The same mail forwarded twice is one entry per card; another
+        // system's retry (same external id) too.
+        let ann = msg.annotations.as_ref();
+        let dedup_key = match ann.and_then(|a| a.external_id.as_deref()) {
+            Some(ext) => format!("ext:{ext}"),
+            None => mail::dedup_key(e.message_id.as_deref(), &msg.sha256, several.then_some(i)),
+        };
+        let sender_domain = e
+            .from
+            .as_ref()
+            .and_then(|m| m.address.as_deref())
+            .and_then(|a| a.rsplit_once('@'))
+            .map(|(_, d)| d.to_owned());
+        let author_id = ann
+            .and_then(|a| a.author_id)
+            .or_else(|| mail_author(team, &e));
+        for (card_id, rcpt) in &msg.cards {
+            let tag = super::classify::plus_tag(rcpt);
+            // A type the caller named wins if it still exists; else the rules.
+            let comm_type_id = ann
+                .and_then(|a| a.comm_type_id)
+                .filter(|id| team.types.iter().any(|t| t.id == *id))
+                .or_else(|| {
+                    super::classify::classify(
+                        &team.types,
+                        tag.as_deref(),
+                        sender_domain.as_deref(),
+                        &e.subject,
+                    )
+                });
+            let date = e.date.map(|d| d.to_rfc3339());
             entries.push(NewEmailEntry {
-                card_id,
+                card_id: *card_id,
                 message_row: msg.id,
                 dedup_key: dedup_key.clone(),
-                subject: e.subject.clone(),
+                subject: ann
+                    .and_then(|a| a.subject.clone())
+                    .unwrap_or_else(|| e.subject.clone()),
                 from: e.from.clone(),
                 to: e.to.clone(),
                 cc: e.cc.clone(),
-                date: e.date.map(|d| d.to_rfc3339()),
-                occurred_at: e.date.map_or(received, |d| d.timestamp()),
-                body_text: e.body_text.clone(),
+                date,
+                occurred_at: ann
+                    .and_then(|a| a.occurred_at)
+                    .unwrap_or_else(|| e.date.map_or(received, |d| d.timestamp())),
+                body_text: ann
+                    .and_then(|a| a.body_text.clone())
+                    .unwrap_or_else(|| e.body_text.clone()),
                 message_id: e.message_id.clone(),
-                direction: Some(
+                direction: Some(ann.and_then(|a| a.direction.clone()).unwrap_or_else(|| {
                     match e.direction {
                         Direction::Incoming => "incoming",
                         Direction::Outgoing => "outgoing",
                     }
-                    .to_owned(),
-                ),
+                    .to_owned()
+                })),
                 meta: EmailMeta {
                     forwarded_by: e.forwarded_by.clone(),
                     forwarded_at: e.forwarded_at.map(|d| d.to_rfc3339()),
@@ -249,6 +303,10 @@ fn prepare(
                     date_is_fallback: e.date_is_fallback,
                 },
                 documents: documents.clone(),
+                author_id,
+                author_kind: if ann.is_some() { "user" } else { "ingest" },
+                comm_type_id,
+                reference: ann.and_then(|a| a.reference.clone()),
             });
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod forward;
 pub mod mbox;
+pub mod redact;
 
 use mail_parser::{Address, MessageParser};
 

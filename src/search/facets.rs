@@ -1,4 +1,5 @@
-//! Facet counts over every match: by kind, card, sender domain and year.
+//! Facet counts over every match: by kind, card, sender domain, year and
+//! communication type (its id).
 
 use serde_json::{json, Value};
 use tantivy::aggregation::agg_req::Aggregations;
@@ -17,6 +18,7 @@ pub fn collect(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<Value,
         "card": terms("card_id"),
         "sender_domain": terms("from_domain"),
         "year": terms("year"),
+        "type": terms("comm_type"),
     }))
     .map_err(|e| SearchError::BadQuery(format!("facets: {e}")))?;
     let collector = AggregationCollector::from_aggs(req, Default::default());
@@ -24,10 +26,12 @@ pub fn collect(searcher: &tantivy::Searcher, query: &dyn Query) -> Result<Value,
     let raw = serde_json::to_value(result).map_err(|e| SearchError::BadQuery(e.to_string()))?;
     // {"kind": {"buckets": [{"key", "doc_count"}]}} → {"kind": [{"value", "count"}]}
     let mut out = serde_json::Map::new();
-    for name in ["kind", "card", "sender_domain", "year"] {
+    for name in ["kind", "card", "sender_domain", "year", "type"] {
         let buckets = raw[name]["buckets"].as_array().cloned().unwrap_or_default();
         let list: Vec<Value> = buckets
             .into_iter()
+            // Type 0 is "no type".
+            .filter(|b| !(name == "type" && b["key"].as_f64() == Some(0.0)))
             .map(|b| json!({"value": b["key"], "count": b["doc_count"]}))
             .collect();
         out.insert(name.to_owned(), Value::Array(list));

@@ -3,10 +3,12 @@
 mod facets;
 pub mod query;
 mod reader;
+mod rebuild;
 mod schema;
 mod writer;
 
 pub use reader::{Hit, SearchError, SearchRequest, SearchResults, Searcher, Sort};
+pub use rebuild::{rebuild, RebuildError};
 pub use schema::{IndexDoc, Schema};
 pub use writer::{IndexHandle, IndexWriterTask};
 
@@ -26,6 +28,9 @@ pub enum IndexError {
         "the search index at {0} is locked by another process (is dossier already running? stop it before `dossier reindex`)"
     )]
     Locked(String),
+    /// The index on disk was written with another schema (an older version).
+    #[error("the search index at {0} has another schema; it must be rebuilt")]
+    SchemaMismatch(String),
     #[error("search index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("the index writer has stopped")]
@@ -43,8 +48,8 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    /// Opens the index in `dir`, creating it if needed. A schema from an older
-    /// version is an error that names the fix (`dossier reindex` with `fresh`).
+    /// Opens the index in `dir`, creating it if needed. An index with another
+    /// schema is `SchemaMismatch`: the caller rebuilds it from the store.
     pub fn open(dir: &Path) -> Result<Self, IndexError> {
         std::fs::create_dir_all(dir)?;
         let schema = Schema::new();
@@ -53,8 +58,26 @@ impl SearchIndex {
             source: e,
         };
         let mmap = MmapDirectory::open(dir).map_err(|e| open(e.into()))?;
-        let index = Index::open_or_create(mmap, schema.schema.clone()).map_err(open)?;
+        let index = Index::open_or_create(mmap, schema.schema.clone()).map_err(|e| match e {
+            tantivy::TantivyError::SchemaError(_) => {
+                IndexError::SchemaMismatch(dir.display().to_string())
+            }
+            e => open(e),
+        })?;
         Self::from_index(index, schema)
+    }
+
+    /// Opens the index, or replaces one with another schema by an empty one;
+    /// `true` when it was replaced (the caller then rebuilds it).
+    pub fn open_or_replace(dir: &Path) -> Result<(Self, bool), IndexError> {
+        match Self::open(dir) {
+            Ok(i) => Ok((i, false)),
+            Err(IndexError::SchemaMismatch(_)) => {
+                tracing::warn!(dir = %dir.display(), "the search index has an older schema; rebuilding it from the store");
+                Ok((Self::recreate(dir)?, true))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Deletes whatever is in `dir` and creates an empty index (used by reindex

@@ -15,6 +15,8 @@ pub enum Filter {
     HasAttachment,
     Card(i64),
     Kind(String),
+    /// `type:complaint`: a communication type by code (or id).
+    Type(String),
     /// `invo*`: a word starting with this, in any text field.
     Prefix(String),
 }
@@ -127,12 +129,10 @@ pub fn parse(q: &str) -> Result<Parsed, String> {
                 parsed.filters.push((neg, Filter::Card(id)));
             }
             "kind" => parsed.filters.push((neg, Filter::Kind(bare.to_ascii_lowercase()))),
-            "type" => {
-                return Err("type: needs communication types, which this version does not have yet".into())
-            }
+            "type" => parsed.filters.push((neg, Filter::Type(bare.to_lowercase()))),
             _ => {
                 return Err(format!(
-                    "unknown field {field}: (known: from, to, cc, subject, body, card, kind, has, filename, after, before, forwarded_by)"
+                    "unknown field {field}: (known: from, to, cc, subject, body, card, kind, type, has, filename, after, before, forwarded_by)"
                 ))
             }
         }
@@ -188,8 +188,9 @@ mod tests {
             .unwrap_err()
             .contains("unknown field bogus"));
         assert!(parse("from:").unwrap_err().contains("needs a value"));
-        assert!(parse("type:complaint")
-            .unwrap_err()
-            .contains("communication types"));
+        assert_eq!(
+            parse("-type:Complaint").unwrap().filters,
+            vec![(true, Filter::Type("complaint".into()))]
+        );
     }
 }

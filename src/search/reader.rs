@@ -19,8 +19,57 @@ use crate::domain::Mailbox;
 pub enum SearchError {
     #[error("invalid query: {0}")]
     BadQuery(String),
+    /// A text filter that matches more entries than a listing can narrow by.
+    #[error("the query matches {0} entries; narrow it")]
+    TooMany(usize),
     #[error(transparent)]
     Index(#[from] IndexError),
+}
+
+/// Collects the `entry_id` fast field of every match.
+struct EntryIds;
+
+struct EntryIdsOfSegment {
+    column: tantivy::columnar::Column<u64>,
+    ids: Vec<u64>,
+}
+
+impl tantivy::collector::Collector for EntryIds {
+    type Fruit = Vec<u64>;
+    type Child = EntryIdsOfSegment;
+
+    fn for_segment(
+        &self,
+        _: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<EntryIdsOfSegment> {
+        Ok(EntryIdsOfSegment {
+            column: reader.fast_fields().u64("entry_id")?,
+            ids: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u64>>) -> tantivy::Result<Vec<u64>> {
+        Ok(fruits.concat())
+    }
+}
+
+impl tantivy::collector::SegmentCollector for EntryIdsOfSegment {
+    type Fruit = Vec<u64>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _: tantivy::Score) {
+        if let Some(id) = self.column.first(doc) {
+            self.ids.push(id);
+        }
+    }
+
+    fn harvest(self) -> Vec<u64> {
+        self.ids
+    }
 }
 
 impl From<tantivy::TantivyError> for SearchError {
@@ -48,12 +97,15 @@ pub struct SearchRequest {
     pub facets: bool,
     /// Cards whose entries must not be returned or counted (access control).
     pub hidden_cards: Vec<i64>,
+    /// Communication types by code, for `type:` (lowercased code → id).
+    pub types: Vec<(String, i64)>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Hit {
     pub entry_id: i64,
     pub card_id: i64,
+    pub kind: String,
     pub subject: String,
     pub from: Option<Mailbox>,
     pub date: Option<String>,
@@ -96,14 +148,18 @@ impl Searcher {
             .map_err(|e| SearchError::BadQuery(e.to_string()))
     }
 
-    fn filter_query(&self, f: &Filter) -> Box<dyn Query> {
+    fn filter_query(
+        &self,
+        f: &Filter,
+        types: &[(String, i64)],
+    ) -> Result<Box<dyn Query>, SearchError> {
         let s = &self.index.schema;
         let term =
             |t: Term| -> Box<dyn Query> { Box::new(TermQuery::new(t, IndexRecordOption::Basic)) };
         let date = |secs: i64| {
             Term::from_field_date_for_search(s.occurred_at, DateTime::from_timestamp_secs(secs))
         };
-        match f {
+        Ok(match f {
             Filter::After(t) => {
                 Box::new(RangeQuery::new(Bound::Included(date(*t)), Bound::Unbounded))
             }
@@ -113,6 +169,16 @@ impl Searcher {
             Filter::HasAttachment => term(Term::from_field_u64(s.has_attachment, 1)),
             Filter::Card(id) => term(Term::from_field_u64(s.card_id, (*id).max(0) as u64)),
             Filter::Kind(k) => term(Term::from_field_text(s.kind, k)),
+            Filter::Type(code) => {
+                let id = types
+                    .iter()
+                    .find(|(c, id)| c == code || id.to_string() == *code)
+                    .map(|(_, id)| *id)
+                    .ok_or_else(|| {
+                        SearchError::BadQuery(format!("type:{code} is not a communication type"))
+                    })?;
+                term(Term::from_field_u64(s.comm_type, id.max(0) as u64))
+            }
             Filter::Prefix(p) => {
                 // Normalized like indexed words (lowercase, accents folded).
                 let mut analyzer = self
@@ -136,26 +202,47 @@ impl Searcher {
                     .collect();
                 Box::new(BooleanQuery::new(per_field))
             }
+        })
+    }
+
+    /// The whole query of a request: text, card, access and operator filters.
+    fn build(&self, req: &SearchRequest) -> Result<(BooleanQuery, Box<dyn Query>), SearchError> {
+        let parsed = query::parse(&req.q).map_err(SearchError::BadQuery)?;
+        let text_query = self.parse_text(&parsed.text)?;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
+        if let Some(card) = req.card_id {
+            clauses.push((Occur::Must, self.filter_query(&Filter::Card(card), &[])?));
         }
+        for card in &req.hidden_cards {
+            clauses.push((
+                Occur::MustNot,
+                self.filter_query(&Filter::Card(*card), &[])?,
+            ));
+        }
+        for (neg, f) in &parsed.filters {
+            let occur = if *neg { Occur::MustNot } else { Occur::Must };
+            clauses.push((occur, self.filter_query(f, &req.types)?));
+        }
+        Ok((BooleanQuery::new(clauses), text_query))
+    }
+
+    /// The ids of every entry the request matches (no ranking, no paging);
+    /// `TooMany` beyond `cap`. Blocking.
+    pub fn matching_ids(&self, req: &SearchRequest, cap: usize) -> Result<Vec<i64>, SearchError> {
+        let (query, _) = self.build(req)?;
+        let searcher = self.index.reader.searcher();
+        let total = searcher.search(&query, &Count)?;
+        if total > cap {
+            return Err(SearchError::TooMany(total));
+        }
+        let ids = searcher.search(&query, &EntryIds)?;
+        Ok(ids.into_iter().map(|v| v as i64).collect())
     }
 
     /// Runs a search; blocking (call from `spawn_blocking`).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
         let s = &self.index.schema;
-        let parsed = query::parse(&req.q).map_err(SearchError::BadQuery)?;
-        let text_query = self.parse_text(&parsed.text)?;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
-        if let Some(card) = req.card_id {
-            clauses.push((Occur::Must, self.filter_query(&Filter::Card(card))));
-        }
-        for card in &req.hidden_cards {
-            clauses.push((Occur::MustNot, self.filter_query(&Filter::Card(*card))));
-        }
-        for (neg, f) in &parsed.filters {
-            let occur = if *neg { Occur::MustNot } else { Occur::Must };
-            clauses.push((occur, self.filter_query(f)));
-        }
-        let query = BooleanQuery::new(clauses);
+        let (query, text_query) = self.build(req)?;
         let searcher = self.index.reader.searcher();
         let page = TopDocs::with_limit(req.limit.max(1)).and_offset(req.offset);
         let (addresses, total): (Vec<DocAddress>, usize) = match req.sort {
@@ -192,6 +279,7 @@ impl Searcher {
             hits.push(Hit {
                 entry_id: num(s.entry_id),
                 card_id: num(s.card_id),
+                kind: text(s.kind).unwrap_or_default(),
                 subject: text(s.subject).unwrap_or_default(),
                 from: text(s.from_json).and_then(|j| serde_json::from_str(&j).ok()),
                 date: text(s.date),

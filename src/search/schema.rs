@@ -45,6 +45,8 @@ pub struct Schema {
     /// JSON of the sender and the RFC 3339 date, stored for hits without a DB trip.
     pub from_json: Field,
     pub date: Field,
+    /// The communication type's id (0: none).
+    pub comm_type: Field,
 }
 
 impl Default for Schema {
@@ -98,6 +100,10 @@ impl Schema {
         );
         let from_json = b.add_text_field("from_json", STORED);
         let date = b.add_text_field("date", STORED);
+        let comm_type = b.add_u64_field(
+            "comm_type",
+            NumericOptions::default().set_indexed().set_fast(),
+        );
         Schema {
             schema: b.build(),
             entry_id,
@@ -121,6 +127,7 @@ impl Schema {
             occurred_at,
             from_json,
             date,
+            comm_type,
         }
     }
 
@@ -167,6 +174,7 @@ pub struct IndexDoc {
     pub forwarded_by: Vec<Mailbox>,
     pub occurred_at: i64,
     pub date: Option<String>,
+    pub comm_type_id: Option<i64>,
 }
 
 /// Everyone who forwarded the message, outermost first.
@@ -202,25 +210,32 @@ fn domain_of(m: &Mailbox) -> Option<String> {
 }
 
 impl IndexDoc {
+    /// A live entry as the index holds it: deleted documents contribute
+    /// nothing, a task's closing comment is part of its text.
     pub fn from_entry(e: &Entry) -> Self {
+        let mut body = e.body_text.clone();
+        if let Some(c) = e.close_comment.as_deref().filter(|c| !c.is_empty()) {
+            body.push('\n');
+            body.push_str(c);
+        }
         IndexDoc {
             entry_id: e.id,
             card_id: e.card_id,
             kind: e.kind.clone(),
             subject: e.subject.clone(),
-            body: e.body_text.clone(),
+            body,
             from: e.from.clone(),
             to: e.to.clone(),
             cc: e.cc.clone(),
             attachments: e
-                .documents
-                .iter()
+                .live_documents()
                 .filter_map(|d| d.filename.clone())
                 .collect(),
-            attachment_text: e.documents.iter().filter_map(|d| d.text.clone()).collect(),
+            attachment_text: e.live_documents().filter_map(|d| d.text.clone()).collect(),
             forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             date: e.date.clone(),
+            comm_type_id: e.comm_type_id,
         }
     }
 
@@ -244,6 +259,7 @@ impl IndexDoc {
             forwarded_by: forwarders(&e.meta),
             occurred_at: e.occurred_at,
             date: e.date.clone(),
+            comm_type_id: e.comm_type_id,
         }
     }
 
@@ -295,6 +311,7 @@ impl IndexDoc {
         if let Some(date) = &self.date {
             d.add_text(s.date, date);
         }
+        d.add_u64(s.comm_type, self.comm_type_id.unwrap_or(0).max(0) as u64);
         d
     }
 }

@@ -1,6 +1,7 @@
 //! The only IndexWriter: a dedicated thread that applies changes in batches and
 //! commits whenever its inbox runs dry, so commits coalesce under load.
 
+use tantivy::indexer::LogMergePolicy;
 use tantivy::{IndexWriter, Term};
 use tokio::sync::{mpsc, oneshot};
 
@@ -9,10 +10,19 @@ use super::{IndexDoc, IndexError, SearchIndex};
 /// Most changes folded into one commit; bounds the latency of a large burst.
 const MAX_BATCH: usize = 5_000;
 
+/// Segments this large are not merged further.
+const MAX_SEGMENT_DOCS: usize = 250_000;
+
+/// How often a purge retries segments that a background merge holds.
+const PURGE_ATTEMPTS: u32 = 100;
+
 enum Op {
     Upsert(Vec<IndexDoc>),
     Delete(Vec<i64>),
     Clear,
+    /// After the commit, rewrite every segment holding deleted documents, so
+    /// their content leaves the disk (tantivy only marks them deleted).
+    Purge,
 }
 
 struct Request {
@@ -41,6 +51,11 @@ impl IndexHandle {
     /// Removes every document (the first step of a reindex).
     pub async fn clear(&self) -> Result<(), IndexError> {
         self.send(Op::Clear).await
+    }
+
+    /// Resolves once no segment on disk holds a deleted document any more.
+    pub async fn purge(&self) -> Result<(), IndexError> {
+        self.send(Op::Purge).await
     }
 
     async fn send(&self, op: Op) -> Result<(), IndexError> {
@@ -73,6 +88,11 @@ impl IndexWriterTask {
             }
             e => e.into(),
         })?;
+        // Bounded segments keep the rewrite a deletion triggers (`purge`) to
+        // a fraction of the index; merges beyond this size gain little.
+        let mut policy = LogMergePolicy::default();
+        policy.set_max_docs_before_merge(MAX_SEGMENT_DOCS);
+        writer.set_merge_policy(Box::new(policy));
         let (tx, rx) = mpsc::unbounded_channel();
         let index = index.clone();
         let thread = std::thread::Builder::new()
@@ -95,19 +115,24 @@ fn writer_loop(
     while let Some(first) = rx.blocking_recv() {
         let mut waiting = Vec::new();
         let mut applied = 0usize;
+        let mut purge = false;
         let mut next = Some(first);
         while let Some(req) = next.take() {
+            purge |= matches!(req.op, Op::Purge);
             let result = apply(&writer, s, req.op, &mut applied);
             waiting.push((req.done, result));
             if applied < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
         }
-        let committed = writer
+        let mut committed = writer
             .commit()
             .map(|_| ())
             .and_then(|_| index.reader.reload())
             .map_err(|e| e.to_string());
+        if purge && committed.is_ok() {
+            committed = purge_deleted(&index, &mut writer);
+        }
         if let Err(e) = &committed {
             tracing::error!(error = %e, "index commit failed");
         }
@@ -116,6 +141,42 @@ fn writer_loop(
         }
     }
     tracing::debug!("index writer stopped");
+}
+
+/// Merges each committed segment that has deleted documents on its own (a
+/// one-segment merge drops them), then removes the old files.
+fn purge_deleted(index: &SearchIndex, writer: &mut IndexWriter) -> Result<(), String> {
+    for attempt in 0..PURGE_ATTEMPTS {
+        let dirty: Vec<_> = index
+            .index
+            .searchable_segment_metas()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|m| m.has_deletes())
+            .map(|m| m.id())
+            .collect();
+        if dirty.is_empty() {
+            writer
+                .garbage_collect_files()
+                .wait()
+                .map_err(|e| e.to_string())?;
+            return index.reader.reload().map_err(|e| e.to_string());
+        }
+        let mut blocked = false;
+        for id in dirty {
+            // Fails when a background merge holds the segment; that merge
+            // drops the deleted documents too, so wait for it and look again.
+            if writer.merge(&[id]).wait().is_err() {
+                blocked = true;
+            }
+        }
+        if blocked {
+            std::thread::sleep(std::time::Duration::from_millis(
+                10 * u64::from(attempt + 1),
+            ));
+        }
+    }
+    Err("segments with deleted documents are still being merged".into())
 }
 
 fn apply(
@@ -137,6 +198,7 @@ fn apply(
         Op::Clear => {
             writer.delete_all_documents().map_err(|e| e.to_string())?;
         }
+        Op::Purge => {}
         Op::Delete(ids) => {
             for id in ids {
                 writer.delete_term(Term::from_field_u64(s.entry_id, id as u64));

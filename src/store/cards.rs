@@ -9,9 +9,13 @@ pub struct Card {
     pub created_at: String,
     pub archive_code: String,
     pub visibility: String,
+    pub campaign: Option<String>,
+    pub source: Option<String>,
+    pub fields_json: String,
 }
 
-const CARD_COLS: &str = "id, title, owner_id, status, created_at, archive_code, visibility";
+const CARD_COLS: &str =
+    "id, title, owner_id, status, created_at, archive_code, visibility, campaign, source, fields_json";
 
 /// Who is asking, for visibility checks.
 #[derive(Debug, Clone, Copy)]
@@ -21,7 +25,7 @@ pub struct Viewer {
 }
 
 /// SQL condition: the card `c` is visible to the viewer bound twice as ?.
-const VISIBLE: &str = "(c.visibility = 'everyone' OR c.owner_id = ?
+pub(super) const VISIBLE: &str = "(c.visibility = 'everyone' OR c.owner_id = ?
     OR EXISTS (SELECT 1 FROM card_shares s WHERE s.card_id = c.id AND s.user_id = ?))";
 
 impl Store {
@@ -32,12 +36,25 @@ impl Store {
         code: &str,
         visibility: &str,
     ) -> Result<Card> {
+        self.create_card_with_status(title, owner_id, code, visibility, "open")
+            .await
+    }
+
+    pub async fn create_card_with_status(
+        &self,
+        title: &str,
+        owner_id: Option<i64>,
+        code: &str,
+        visibility: &str,
+        status: &str,
+    ) -> Result<Card> {
         Ok(sqlx::query_as(&format!(
             "INSERT INTO cards (title, owner_id, status, created_at, archive_code, visibility)
-             VALUES (?, ?, 'open', ?, ?, ?) RETURNING {CARD_COLS}"
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING {CARD_COLS}"
         ))
         .bind(title)
         .bind(owner_id)
+        .bind(status)
         .bind(now_rfc3339())
         .bind(code)
         .bind(visibility)
@@ -53,23 +70,34 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// The cards the viewer may see, newest first, with their exact count.
-    pub async fn cards(&self, viewer: Viewer, limit: i64, offset: i64) -> Result<(i64, Vec<Card>)> {
+    /// The cards the viewer may see, newest first, with their exact count;
+    /// optionally only those with an action label.
+    pub async fn cards(
+        &self,
+        viewer: Viewer,
+        label: Option<i64>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<Card>)> {
         let all = i64::from(viewer.is_admin);
-        let total = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM cards c WHERE ? OR {VISIBLE}"
-        ))
-        .bind(all)
-        .bind(viewer.user_id)
-        .bind(viewer.user_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let cond = format!(
+            "(? OR {VISIBLE}) AND (?4 IS NULL OR EXISTS
+                 (SELECT 1 FROM card_labels l WHERE l.card_id = c.id AND l.label_id = ?4))"
+        );
+        let total = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM cards c WHERE {cond}"))
+            .bind(all)
+            .bind(viewer.user_id)
+            .bind(viewer.user_id)
+            .bind(label)
+            .fetch_one(&self.pool)
+            .await?;
         let cards = sqlx::query_as(&format!(
-            "SELECT {CARD_COLS} FROM cards c WHERE ? OR {VISIBLE} ORDER BY id DESC LIMIT ? OFFSET ?"
+            "SELECT {CARD_COLS} FROM cards c WHERE {cond} ORDER BY id DESC LIMIT ?5 OFFSET ?6"
         ))
         .bind(all)
         .bind(viewer.user_id)
         .bind(viewer.user_id)
+        .bind(label)
         .bind(limit)
         .bind(offset)
         .fetch_all(&self.pool)
@@ -195,5 +223,37 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
+    }
+}
+
+impl Store {
+    /// (card id, owner) of these cards, for rights checks on a page of entries.
+    pub async fn card_owners(&self, ids: &[i64]) -> Result<Vec<(i64, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT id, owner_id FROM cards WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(ids).expect("ids serialize"))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+impl Store {
+    /// Campaign, source and fields of a new card (no history: nothing changed).
+    pub async fn set_card_details(
+        &self,
+        card_id: i64,
+        campaign: Option<&str>,
+        source: Option<&str>,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE cards SET campaign = ?, source = ?, fields_json = ? WHERE id = ?")
+            .bind(campaign)
+            .bind(source)
+            .bind(serde_json::to_string(fields).expect("json serializes"))
+            .bind(card_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 }

@@ -1,8 +1,9 @@
-//! History entries and their documents.
+//! History entries and their documents: the types and the reads.
 
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{now_rfc3339, Result, Store, StoreError};
+use super::{Result, Store, StoreError};
 use crate::domain::Mailbox;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -20,7 +21,21 @@ pub struct Document {
     pub text_status: Option<String>,
     #[serde(skip)]
     pub text: Option<String>,
+    pub created_at: String,
+    pub uploaded_by: Option<i64>,
+    pub deleted_at: Option<String>,
+    pub deleted_by: Option<i64>,
+    pub delete_reason: Option<String>,
 }
+
+impl Document {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+pub(super) const DOC_COLS: &str = "id, entry_id, card_id, filename, content_type, size, sha256, \
+    text_status, text, created_at, uploaded_by, deleted_at, deleted_by, delete_reason";
 
 #[derive(Debug, Clone)]
 pub struct NewDocument {
@@ -65,6 +80,21 @@ pub struct NewEmailEntry {
     pub direction: Option<String>,
     pub meta: EmailMeta,
     pub documents: Vec<NewDocument>,
+    /// The team member who forwarded (or sent) it, when they are a user; or
+    /// the user who logged it through the API.
+    pub author_id: Option<i64>,
+    /// `ingest` for mail, `user` for an original logged through the API.
+    pub author_kind: &'static str,
+    pub comm_type_id: Option<i64>,
+    pub reference: Option<Value>,
+}
+
+/// A deleted item: who, when and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tombstone {
+    pub deleted_at: String,
+    pub deleted_by: Option<i64>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +115,30 @@ pub struct Entry {
     pub meta: EmailMeta,
     pub created_at: String,
     pub documents: Vec<Document>,
+    pub author_kind: String,
+    pub author_id: Option<i64>,
+    pub comm_type_id: Option<i64>,
+    pub reference: Option<Value>,
+    pub details: Value,
+    pub responsible_id: Option<i64>,
+    pub handled_at: Option<String>,
+    pub handled_by: Option<i64>,
+    pub due_at: Option<String>,
+    pub task_status: Option<String>,
+    pub close_comment: Option<String>,
+    pub updated_at: Option<String>,
+    pub deleted: Option<Tombstone>,
+}
+
+impl Entry {
+    /// Documents that are still there (not tombstones).
+    pub fn live_documents(&self) -> impl Iterator<Item = &Document> {
+        self.documents.iter().filter(|d| !d.is_deleted())
+    }
+
+    pub fn is_deleted(&self) -> bool {
+        self.deleted.is_some()
+    }
 }
 
 /// What storing an entry did: a new row, an existing row of the same message
@@ -97,7 +151,7 @@ pub enum StoredEntry {
 }
 
 #[derive(sqlx::FromRow)]
-struct EntryRow {
+pub(super) struct EntryRow {
     id: i64,
     card_id: i64,
     kind: String,
@@ -113,21 +167,40 @@ struct EntryRow {
     direction: Option<String>,
     meta_json: String,
     created_at: String,
+    author_kind: String,
+    author_id: Option<i64>,
+    comm_type_id: Option<i64>,
+    reference_json: Option<String>,
+    details_json: String,
+    responsible_id: Option<i64>,
+    handled_at: Option<String>,
+    handled_by: Option<i64>,
+    due_at: Option<String>,
+    task_status: Option<String>,
+    close_comment: Option<String>,
+    updated_at: Option<String>,
+    deleted_at: Option<String>,
+    deleted_by: Option<i64>,
+    delete_reason: Option<String>,
 }
 
-const ENTRY_COLS: &str = "id, card_id, kind, message_row, subject, from_json, to_json, cc_json, \
-                          date, occurred_at, body_text, message_id, direction, meta_json, created_at";
+/// Every column of `entries`, prefixed with `e.`, for reads into `EntryRow`.
+pub(super) const ENTRY_COLS: &str = "e.id, e.card_id, e.kind, e.message_row, e.subject, \
+    e.from_json, e.to_json, e.cc_json, e.date, e.occurred_at, e.body_text, e.message_id, \
+    e.direction, e.meta_json, e.created_at, e.author_kind, e.author_id, e.comm_type_id, \
+    e.reference_json, e.details_json, e.responsible_id, e.handled_at, e.handled_by, e.due_at, \
+    e.task_status, e.close_comment, e.updated_at, e.deleted_at, e.deleted_by, e.delete_reason";
 
-fn json<T: Serialize>(v: &T) -> String {
-    serde_json::to_string(v).expect("mailboxes always serialize")
+pub(super) fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data always serializes")
 }
 
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl EntryRow {
-    fn into_entry(self, documents: Vec<Document>) -> Result<Entry> {
+    pub(super) fn into_entry(self, documents: Vec<Document>) -> Result<Entry> {
         Ok(Entry {
             id: self.id,
             card_id: self.card_id,
@@ -145,141 +218,53 @@ impl EntryRow {
             meta: parse(&self.meta_json)?,
             created_at: self.created_at,
             documents,
+            author_kind: self.author_kind,
+            author_id: self.author_id,
+            comm_type_id: self.comm_type_id,
+            reference: self.reference_json.as_deref().map(parse).transpose()?,
+            details: parse(&self.details_json)?,
+            responsible_id: self.responsible_id,
+            handled_at: self.handled_at,
+            handled_by: self.handled_by,
+            due_at: self.due_at,
+            task_status: self.task_status,
+            close_comment: self.close_comment,
+            updated_at: self.updated_at,
+            deleted: self.deleted_at.map(|deleted_at| Tombstone {
+                deleted_at,
+                deleted_by: self.deleted_by,
+                reason: self.delete_reason,
+            }),
         })
     }
 }
 
-async fn link(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    message: i64,
-    entry: i64,
-    duplicate: bool,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO message_entries (message_id, entry_id, duplicate) VALUES (?, ?, ?)",
-    )
-    .bind(message)
-    .bind(entry)
-    .bind(duplicate)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Stores the entries of one message in one transaction. Idempotent: a
-    /// (card, dedup key) pair already present is not stored twice.
-    /// The queue rows `messages` are marked `stored` in the same transaction.
-    pub async fn store_email_entries(
-        &self,
-        entries: &[NewEmailEntry],
-        messages: &[i64],
-    ) -> Result<Vec<StoredEntry>> {
-        let mut tx = self.writer.begin().await?;
-        let now = now_rfc3339();
-        let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
-            let inserted: Option<i64> = sqlx::query_scalar(
-                "INSERT INTO entries (card_id, kind, message_row, dedup_key, subject, from_json,
-                     to_json, cc_json, date, occurred_at, body_text, message_id, direction,
-                     meta_json, created_at)
-                 VALUES (?, 'email', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (card_id, dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(e.card_id)
-            .bind(e.message_row)
-            .bind(&e.dedup_key)
-            .bind(&e.subject)
-            .bind(e.from.as_ref().map(json))
-            .bind(json(&e.to))
-            .bind(json(&e.cc))
-            .bind(&e.date)
-            .bind(e.occurred_at)
-            .bind(&e.body_text)
-            .bind(&e.message_id)
-            .bind(&e.direction)
-            .bind(json(&e.meta))
-            .bind(&now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some(id) = inserted else {
-                let (id, row): (i64, Option<i64>) = sqlx::query_as(
-                    "SELECT id, message_row FROM entries WHERE card_id = ? AND dedup_key = ?",
-                )
-                .bind(e.card_id)
-                .bind(&e.dedup_key)
-                .fetch_one(&mut *tx)
-                .await?;
-                let duplicate = row != Some(e.message_row);
-                link(&mut tx, e.message_row, id, duplicate).await?;
-                out.push(if duplicate {
-                    StoredEntry::Duplicate(id)
-                } else {
-                    StoredEntry::Existing(id)
-                });
-                continue;
-            };
-            for d in &e.documents {
-                sqlx::query(
-                    "INSERT INTO documents (entry_id, card_id, filename, content_type, size, sha256,
-                                            text, text_status, created_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id)
-                .bind(e.card_id)
-                .bind(&d.filename)
-                .bind(&d.content_type)
-                .bind(d.size)
-                .bind(&d.sha256)
-                .bind(&d.text)
-                .bind(&d.text_status)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            link(&mut tx, e.message_row, id, false).await?;
-            out.push(StoredEntry::Inserted(id));
-        }
-        sqlx::query(
-            "UPDATE messages SET state = 'stored'
-             WHERE state IN ('queued', 'stored') AND id IN (SELECT value FROM json_each(?))",
-        )
-        .bind(serde_json::to_string(messages).expect("ids serialize"))
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(out)
-    }
-
     pub async fn entry(&self, id: i64) -> Result<Entry> {
-        let row: EntryRow =
-            sqlx::query_as(&format!("SELECT {ENTRY_COLS} FROM entries WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-        let docs = self.entry_documents(id).await?;
+        let row: EntryRow = sqlx::query_as(&format!(
+            "SELECT {ENTRY_COLS} FROM entries e WHERE e.id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let docs = sqlx::query_as(&format!(
+            "SELECT {DOC_COLS} FROM documents WHERE entry_id = ? ORDER BY id"
+        ))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         row.into_entry(docs)
     }
 
-    async fn entry_documents(&self, entry_id: i64) -> Result<Vec<Document>> {
-        Ok(sqlx::query_as(
-            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
-             FROM documents WHERE entry_id = ? ORDER BY id",
-        )
-        .bind(entry_id)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
     /// Attaches documents to a page of entries with one query for the page.
-    async fn with_documents(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
+    pub(super) async fn with_documents(&self, rows: Vec<EntryRow>) -> Result<Vec<Entry>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let docs: Vec<Document> = sqlx::query_as(
-            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
-             FROM documents WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY id",
-        )
-        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        let docs: Vec<Document> = sqlx::query_as(&format!(
+            "SELECT {DOC_COLS} FROM documents
+             WHERE entry_id IN (SELECT value FROM json_each(?)) ORDER BY id"
+        ))
+        .bind(json(&ids))
         .fetch_all(&self.pool)
         .await?;
         let mut by_entry: std::collections::HashMap<i64, Vec<Document>> =
@@ -298,33 +283,11 @@ impl Store {
             .collect()
     }
 
-    /// A card's history, newest first.
-    pub async fn history(
-        &self,
-        card_id: i64,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(i64, Vec<Entry>)> {
-        let total = sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE card_id = ?")
-            .bind(card_id)
-            .fetch_one(&self.pool)
-            .await?;
-        let rows = sqlx::query_as(&format!(
-            "SELECT {ENTRY_COLS} FROM entries WHERE card_id = ?
-             ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?"
-        ))
-        .bind(card_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok((total, self.with_documents(rows).await?))
-    }
-
-    /// Entries with id > `after`, in id order (for reindexing in pages).
+    /// Live entries with id > `after`, in id order (for reindexing in pages).
     pub async fn entries_after(&self, after: i64, limit: i64) -> Result<Vec<Entry>> {
         let rows = sqlx::query_as(&format!(
-            "SELECT {ENTRY_COLS} FROM entries WHERE id > ? ORDER BY id LIMIT ?"
+            "SELECT {ENTRY_COLS} FROM entries e
+             WHERE e.id > ? AND e.deleted_at IS NULL ORDER BY e.id LIMIT ?"
         ))
         .bind(after)
         .bind(limit)
@@ -333,16 +296,20 @@ impl Store {
         self.with_documents(rows).await
     }
 
+    /// Live entries (what the index holds).
     pub async fn entry_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM entries")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM entries WHERE deleted_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// SHA-256 of the raw message an entry came from.
     pub async fn entry_raw_sha(&self, entry_id: i64) -> Result<String> {
         sqlx::query_scalar(
-            "SELECT m.sha256 FROM entries e JOIN messages m ON m.id = e.message_row WHERE e.id = ?",
+            "SELECT m.sha256 FROM entries e JOIN messages m ON m.id = e.message_row
+             WHERE e.id = ? AND e.deleted_at IS NULL AND m.state != 'erased'",
         )
         .bind(entry_id)
         .fetch_optional(&self.pool)
@@ -351,37 +318,10 @@ impl Store {
     }
 
     pub async fn document(&self, id: i64) -> Result<Document> {
-        sqlx::query_as(
-            "SELECT id, entry_id, card_id, filename, content_type, size, sha256, text_status, text
-             FROM documents WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)
-    }
-}
-
-impl Store {
-    /// The entries a message produced (or duplicated), with the duplicate flag.
-    pub async fn message_entries(&self, message: i64) -> Result<Vec<(i64, bool)>> {
-        Ok(sqlx::query_as(
-            "SELECT entry_id, duplicate FROM message_entries WHERE message_id = ? ORDER BY entry_id",
-        )
-        .bind(message)
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    /// True when the card already has an entry with this dedup key.
-    pub async fn has_entry(&self, card_id: i64, dedup_key: &str) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM entries WHERE card_id = ? AND dedup_key = ?",
-        )
-        .bind(card_id)
-        .bind(dedup_key)
-        .fetch_one(&self.pool)
-        .await?
-            > 0)
+        sqlx::query_as(&format!("SELECT {DOC_COLS} FROM documents WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 }

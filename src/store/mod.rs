@@ -1,16 +1,32 @@
 //! All SQL lives here: one file per aggregate. SQLite today; a second backend
 //! would come in behind a trait over `Store`, not as branches in callers.
 
+mod audit;
 mod cards;
+mod contacts;
+mod email;
 mod entries;
+mod erase;
+mod history;
+mod labels;
+mod manual;
+mod policies;
 mod quarantine;
 mod queue;
+mod types;
 mod users;
 
+pub use audit::{AuditEvent, AuditFilter, AuditRecord};
 pub use cards::{Card, Viewer};
-pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry};
+pub use contacts::{Contact, ContactFields};
+pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry, Tombstone};
+pub use erase::{PendingErasure, RawRewrite};
+pub use history::{AuthorFilter, Cursor, EntryFilter, EntryPage};
+pub use labels::{Label, LabelFields};
+pub use manual::{CardChange, EntryChange, NewEntry, Revision};
 pub use quarantine::{FailedMessage, Quarantined};
-pub use queue::{MessageRef, NewMessage, QueuedMessage};
+pub use queue::{Annotations, MessageRef, NewMessage, QueuedMessage};
+pub use types::{CommType, TypeFields};
 pub use users::User;
 
 use std::path::Path;
@@ -26,6 +42,12 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Still referenced by this many items.
+    #[error("in use by {0} items")]
+    InUse(i64),
+    /// A write the data does not allow (e.g. a contact of another card).
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
@@ -55,7 +77,10 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Deleted content is overwritten, not just unlinked from the
+            // b-tree: a permanent deletion must leave nothing in the file.
+            .pragma("secure_delete", "on");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // Writers wait their turn here; a long worker batch must not turn
@@ -81,6 +106,6 @@ impl Store {
     }
 }
 
-pub(crate) fn now_rfc3339() -> String {
+pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

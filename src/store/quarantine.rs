@@ -148,14 +148,6 @@ impl Store {
         .await?
             > 0)
     }
-
-    /// Lowercased addresses of every user: part of the team.
-    pub async fn user_addresses(&self) -> Result<Vec<String>> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT lower(email) FROM users")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows)
-    }
 }
 
 impl Store {

@@ -18,6 +18,24 @@ pub struct NewMessage {
     pub trusted: bool,
     /// Set when the message must wait for an admin (e.g. no card found).
     pub quarantine: Option<String>,
+    /// What an API caller said about the message.
+    pub annotations: Option<Annotations>,
+}
+
+/// What another system said about an original it logged through the API; the
+/// worker puts it on the entries the message yields.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct Annotations {
+    pub author_id: Option<i64>,
+    pub comm_type_id: Option<i64>,
+    pub reference: Option<serde_json::Value>,
+    /// The caller's id for the item: a retry with the same id is a duplicate.
+    pub external_id: Option<String>,
+    /// Fields the caller gave that win over the parsed ones.
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    pub occurred_at: Option<i64>,
+    pub direction: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,7 +45,15 @@ pub struct QueuedMessage {
     pub received_at: String,
     pub attempts: i64,
     pub released: bool,
-    pub card_ids: Vec<i64>,
+    /// (card, the recipient address that routed to it)
+    pub cards: Vec<(i64, String)>,
+    pub annotations: Option<Annotations>,
+}
+
+impl QueuedMessage {
+    pub fn card_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.cards.iter().map(|(c, _)| *c)
+    }
 }
 
 impl Store {
@@ -40,8 +66,8 @@ impl Store {
         for m in batch {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (sha256, size, source, mail_from, helo, peer, received_at, released,
-                                       state, last_error)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                       state, last_error, annotations_json)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             )
             .bind(&m.sha256)
             .bind(m.size)
@@ -53,6 +79,7 @@ impl Store {
             .bind(m.trusted)
             .bind(if m.quarantine.is_some() { "quarantined" } else { "queued" })
             .bind(&m.quarantine)
+            .bind(m.annotations.as_ref().map(|a| serde_json::to_string(a).expect("plain data")))
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
@@ -72,40 +99,60 @@ impl Store {
     /// Oldest first. `stored` rows are included: processing is idempotent, and a
     /// row left `stored` by a failed state update must not wait for a restart.
     pub async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
-        let rows: Vec<(i64, String, String, i64, bool, Option<String>)> = sqlx::query_as(
+        type Row = (
+            i64,
+            String,
+            String,
+            i64,
+            bool,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT m.id, m.sha256, m.received_at, m.attempts, m.released,
-                    (SELECT group_concat(card_id) FROM message_cards WHERE message_id = m.id)
+                    (SELECT json_group_array(json_array(card_id, rcpt)) FROM message_cards
+                     WHERE message_id = m.id),
+                    m.annotations_json
              FROM messages m WHERE m.state IN ('queued', 'stored') ORDER BY m.id LIMIT ?",
         )
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
-                |(id, sha256, received_at, attempts, released, cards)| QueuedMessage {
-                    id,
-                    sha256,
-                    received_at,
-                    attempts,
-                    released,
-                    card_ids: cards
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter_map(|c| c.parse().ok())
-                        .collect(),
+                |(id, sha256, received_at, attempts, released, cards, annotations)| {
+                    Ok(QueuedMessage {
+                        id,
+                        sha256,
+                        received_at,
+                        attempts,
+                        released,
+                        cards: cards
+                            .as_deref()
+                            .map(super::entries::parse)
+                            .transpose()?
+                            .unwrap_or_default(),
+                        annotations: annotations
+                            .as_deref()
+                            .map(super::entries::parse)
+                            .transpose()?,
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     /// One statement for the whole batch: each statement is a round trip to
     /// SQLite's worker thread.
+    /// Only queue states change: a message erased meanwhile stays erased.
     pub async fn set_message_state(&self, ids: &[i64], state: &str) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        sqlx::query("UPDATE messages SET state = ? WHERE id IN (SELECT value FROM json_each(?))")
+        sqlx::query(
+            "UPDATE messages SET state = ?
+             WHERE state IN ('queued', 'stored', 'done') AND id IN (SELECT value FROM json_each(?))",
+        )
             .bind(state)
             .bind(serde_json::to_string(ids).expect("ids serialize"))
             .execute(&self.writer)
@@ -177,7 +224,8 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT m.id, m.sha256, m.mail_from, m.received_at
              FROM entries e JOIN messages m ON m.id = e.message_row
-             WHERE e.card_id = ? GROUP BY m.id ORDER BY MIN(e.occurred_at), m.id",
+             WHERE e.card_id = ? AND e.deleted_at IS NULL AND m.state != 'erased'
+             GROUP BY m.id ORDER BY MIN(e.occurred_at), m.id",
         )
         .bind(card_id)
         .fetch_all(&self.pool)

@@ -73,3 +73,29 @@ impl Store {
         .await?)
     }
 }
+
+impl Store {
+    /// Every user, by id (small: a sales team).
+    pub async fn users(&self) -> Result<Vec<User>> {
+        Ok(
+            sqlx::query_as("SELECT id, email, name, is_admin, created_at FROM users ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn user(&self, id: i64) -> Result<User> {
+        sqlx::query_as("SELECT id, email, name, is_admin, created_at FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// (id, lowercased address) of every user: the team, and who forwarded.
+    pub async fn team_users(&self) -> Result<Vec<(i64, String)>> {
+        Ok(sqlx::query_as("SELECT id, lower(email) FROM users")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -112,28 +112,15 @@ fn item<'m>(
         return None;
     }
     let filename = part.attachment_name().map(str::to_string);
-    let (bytes, nested): (&[u8], _) = match &part.body {
-        PartType::Text(t) | PartType::Html(t) => (t.as_bytes(), None),
-        PartType::Binary(b) | PartType::InlineBinary(b) => {
-            let is_eml = content_type == "message/rfc822"
-                || filename
-                    .as_deref()
-                    .is_some_and(|f| f.to_ascii_lowercase().ends_with(".eml"));
-            (b.as_ref(), is_eml.then_some(Nested::Raw(b.as_ref())))
+    let bytes = part_bytes(msg, part)?;
+    let nested = match &part.body {
+        PartType::Message(m) => Some(Nested::Parsed(m)),
+        PartType::Binary(_) | PartType::InlineBinary(_)
+            if is_eml(&content_type, filename.as_deref()) =>
+        {
+            Some(Nested::Raw(bytes))
         }
-        PartType::Message(m) => {
-            // mail-parser parses an unencoded message/rfc822 part in place:
-            // its bytes are a slice of the outer message.
-            let raw = match part.encoding {
-                Encoding::None => msg
-                    .raw_message
-                    .get(part.offset_body as usize..part.offset_end as usize)
-                    .unwrap_or_default(),
-                _ => m.raw_message(),
-            };
-            (raw, Some(Nested::Parsed(m)))
-        }
-        PartType::Multipart(_) => return None,
+        _ => None,
     };
     Some(Item {
         attachment: Attachment {
@@ -145,7 +132,32 @@ fn item<'m>(
     })
 }
 
-fn content_type(part: &MessagePart<'_>) -> String {
+/// An `.eml` file or `message/rfc822` part that mail-parser left as bytes.
+pub(crate) fn is_eml(content_type: &str, filename: Option<&str>) -> bool {
+    content_type == "message/rfc822"
+        || filename.is_some_and(|f| f.to_ascii_lowercase().ends_with(".eml"))
+}
+
+/// The bytes an attachment is stored as: its decoded content, or a nested
+/// message's own bytes. Hashing these identifies the part again later.
+pub(crate) fn part_bytes<'m>(msg: &'m Message<'m>, part: &'m MessagePart<'m>) -> Option<&'m [u8]> {
+    match &part.body {
+        PartType::Text(t) | PartType::Html(t) => Some(t.as_bytes()),
+        PartType::Binary(b) | PartType::InlineBinary(b) => Some(b.as_ref()),
+        PartType::Message(m) => Some(match part.encoding {
+            // mail-parser parses an unencoded message/rfc822 part in place:
+            // its bytes are a slice of the outer message.
+            Encoding::None => msg
+                .raw_message
+                .get(part.offset_body as usize..part.offset_end as usize)
+                .unwrap_or_default(),
+            _ => m.raw_message(),
+        }),
+        PartType::Multipart(_) => None,
+    }
+}
+
+pub(crate) fn content_type(part: &MessagePart<'_>) -> String {
     match part.content_type() {
         Some(ct) => match ct.subtype() {
             Some(sub) => format!("{}/{}", ct.ctype(), sub),

@@ -54,7 +54,7 @@ mod clients;
 mod dates;
 mod html;
 mod labels;
-mod mime;
+pub(crate) mod mime;
 mod months;
 mod subject;
 mod unwrap;

@@ -12,6 +12,9 @@ use crate::mail::redact::{self, Placeholder};
 use crate::search::{IndexDoc, IndexError, IndexHandle};
 use crate::store::{Document, Entry, RawRewrite, Store, StoreError};
 
+/// 20 ms steps waited for the worker (10 s).
+const SETTLE_STEPS: u32 = 500;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EraseError {
     #[error(transparent)]
@@ -54,16 +57,21 @@ impl Eraser {
         }
     }
 
+    /// Waits (bounded) for the worker to finish the entry's message: it
+    /// shows in the history once stored, a moment before it is indexed, and
+    /// the worker's indexing must not bring deleted content back.
     async fn settled(&self, entry: &Entry) -> Result<(), EraseError> {
-        if let Some(row) = entry.message_row {
-            if !matches!(
-                self.store.message_state(row).await?.as_deref(),
-                Some("done" | "erased")
-            ) {
-                return Err(EraseError::Busy);
+        let Some(row) = entry.message_row else {
+            return Ok(());
+        };
+        for _ in 0..SETTLE_STEPS {
+            let state = self.store.message_state(row).await?;
+            if matches!(state.as_deref(), Some("done" | "erased")) {
+                return Ok(());
             }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        Ok(())
+        Err(EraseError::Busy)
     }
 
     /// Deletes a document; for a mail attachment the raw message is rewritten

@@ -70,9 +70,11 @@ async fn read_form(mut m: Multipart, max: usize) -> Result<Form, Error> {
                 };
                 *slot = Some(v);
             }
-            other => return Err(Error::Unprocessable(format!(
+            other => {
+                return Err(Error::Unprocessable(format!(
                 "unknown form field {other:?} (file, title, text, communication_type, occurred_at)"
-            ))),
+            )))
+            }
         }
     }
     Ok(form)

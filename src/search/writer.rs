@@ -208,3 +208,76 @@ fn apply(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::SearchIndex;
+
+    fn doc(id: i64, body: &str) -> IndexDoc {
+        IndexDoc {
+            entry_id: id,
+            card_id: 1,
+            kind: "note".into(),
+            subject: String::new(),
+            body: body.into(),
+            from: None,
+            to: vec![],
+            cc: vec![],
+            attachments: vec![],
+            attachment_text: vec![],
+            forwarded_by: vec![],
+            occurred_at: 0,
+            date: None,
+            comm_type_id: None,
+        }
+    }
+
+    /// Terms of the body field in every segment, deleted documents included.
+    fn body_terms(index: &SearchIndex) -> (Vec<String>, bool) {
+        index.reader.reload().unwrap();
+        let searcher = index.reader.searcher();
+        let mut terms = Vec::new();
+        let mut deletes = false;
+        for seg in searcher.segment_readers() {
+            deletes |= seg.has_deletes();
+            let inv = seg.inverted_index(index.schema.body).unwrap();
+            let mut s = inv.terms().stream().unwrap();
+            while s.advance() {
+                terms.push(String::from_utf8_lossy(s.key()).into_owned());
+            }
+        }
+        (terms, deletes)
+    }
+
+    #[tokio::test]
+    async fn purge_rewrites_segments_so_deleted_terms_leave_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = SearchIndex::open(dir.path()).unwrap();
+        let (handle, task) = IndexWriterTask::spawn(&index, 20_000_000).unwrap();
+        // One commit: the three documents share a segment.
+        handle
+            .upsert(vec![
+                doc(1, "alpaca"),
+                doc(2, "secretword"),
+                doc(3, "llama"),
+            ])
+            .await
+            .unwrap();
+        handle.delete(vec![2]).await.unwrap();
+        let (terms, deletes) = body_terms(&index);
+        assert!(
+            deletes && terms.contains(&"secretword".to_owned()),
+            "a delete only marks"
+        );
+        handle.purge().await.unwrap();
+        let (terms, deletes) = body_terms(&index);
+        assert!(!deletes);
+        assert!(!terms.contains(&"secretword".to_owned()), "{terms:?}");
+        assert!(terms.contains(&"alpaca".to_owned()) && terms.contains(&"llama".to_owned()));
+        drop(handle);
+        tokio::task::spawn_blocking(move || task.join())
+            .await
+            .unwrap();
+    }
+}

@@ -210,6 +210,94 @@ To: Sam Sales <sam@team.example>\r\n\r\n{body}\r\n"
 }
 
 impl TestApp {
+    /// Any method, any token, an optional JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut r = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// `call`, asserting the status; the JSON answer (Null when empty).
+    pub async fn call_ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
+        let label = format!("{method} {path}");
+        let r = self.call(method, path, token, body).await;
+        let got = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert_eq!(got, status, "{label}: {text}");
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    }
+
+    /// POSTs JSON as `token`, asserting 201; the created item.
+    pub async fn created(&self, token: &str, path: &str, body: Value) -> Value {
+        self.call_ok(reqwest::Method::POST, path, token, Some(body), 201)
+            .await
+    }
+
+    /// Sets one rule of the rights policy (as the admin).
+    pub async fn set_rule(&self, action: &str, rule: Value) {
+        let mut p = self.get_json("/api/admin/policies").await;
+        p[action] = rule;
+        self.call_ok(
+            reqwest::Method::PUT,
+            "/api/admin/policies",
+            &self.token,
+            Some(p),
+            200,
+        )
+        .await;
+    }
+
+    /// Moves a row's `created_at` back in time (`entries` or `documents`), to
+    /// test `within_days` without waiting.
+    pub async fn age(&self, table: &str, id: &Value, days: i64) {
+        assert!(matches!(table, "entries" | "documents"));
+        let store = dossier::store::Store::open(&self.data_dir().join("dossier.sqlite3"))
+            .await
+            .unwrap();
+        let then = (chrono::Utc::now() - chrono::Duration::days(days))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        sqlx::query(&format!("UPDATE {table} SET created_at = ? WHERE id = ?"))
+            .bind(then)
+            .bind(id.as_i64().unwrap())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        store.close().await;
+    }
+
+    /// The id of the user behind a token.
+    pub async fn user_id(&self, token: &str) -> i64 {
+        self.get_as("/api/me", token)
+            .await
+            .json::<Value>()
+            .await
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     /// Creates another user directly in the store; returns its token.
     pub async fn add_user(&self, email: &str, admin: bool) -> String {
         let store = dossier::store::Store::open(&self.data_dir().join("dossier.sqlite3"))

@@ -659,3 +659,69 @@ async fn the_rights_policy_decides_who_deletes_and_the_server_enforces_it() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deletion_a_crash_interrupted_is_finished_at_start_up() {
+    let mut app = spawn_app().await;
+    let card = app.create_card("Crash").await;
+    let raw = mail_with_attachment("crash@x", "body stays", "wolverine7070 file");
+    send_to(&app, &[&card], &raw).await;
+    app.wait_search("wolverine7070", 1).await;
+    let entry = only_entry(&app, &card).await;
+    let doc = entry["attachments"][0].clone();
+    app.stop().await;
+    // What a crash right after the deletion's commit leaves: the rewritten raw
+    // message and the tombstone with the work still to do, but the old files
+    // and the index untouched.
+    let store = dossier::store::Store::open(&app.data_dir().join("dossier.sqlite3"))
+        .await
+        .unwrap();
+    let spool = dossier::ingest::ContentStore::open(&app.data_dir().join("spool")).unwrap();
+    let old_sha = store
+        .entry_raw_sha(entry["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    let doc_sha = doc["sha256"].as_str().unwrap();
+    let placeholder = dossier::mail::redact::Placeholder {
+        filename: Some("prices.txt"),
+        size: doc["size"].as_i64().unwrap(),
+        sha256: doc_sha,
+        deleted_at: "2026-12-02T00:00:00Z",
+        deleted_by: "Administrator",
+        reason: None,
+    };
+    let new = dossier::mail::redact::redact(&spool.get(&old_sha).unwrap(), doc_sha, &placeholder)
+        .unwrap();
+    let rewrite = dossier::store::RawRewrite {
+        old_sha,
+        new_size: new.len() as i64,
+        new_sha: spool.put_durable(&new).unwrap(),
+    };
+    store
+        .tombstone_document(
+            doc["id"].as_i64().unwrap(),
+            1,
+            Some("crash test"),
+            Some(&rewrite),
+        )
+        .await
+        .unwrap();
+    assert!(!store.pending_erasures().await.unwrap().is_empty());
+    store.close().await;
+    assert!(!files_containing(&app.data_dir().join("blobs"), b"wolverine7070").is_empty());
+
+    app.start_again().await;
+    for _ in 0..200 {
+        if traces(&app, "wolverine7070").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(traces(&app, "wolverine7070"), Vec::<String>::new());
+    assert_eq!(
+        app.get_json("/api/search?q=wolverine7070").await["total"],
+        0
+    );
+    assert_eq!(app.get_json("/api/search?q=stays").await["total"], 1);
+    app.shutdown().await;
+}

@@ -284,3 +284,26 @@ async fn attachment_text_is_searchable_and_failures_are_visible() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_index_with_an_older_schema_is_rebuilt_from_the_store_at_start_up() {
+    let mut app = spawn_app().await;
+    let card = app.create_card("Upgrade").await;
+    let raw = common::forwarded_mail("upg@x", "Upgrade", "The marmot survives upgrades.");
+    assert!(app
+        .send(&[card["archive_address"].as_str().unwrap()], &raw)
+        .await
+        .starts_with("250"));
+    app.wait_search("marmot", 1).await;
+    app.stop().await;
+    // Replace the index with one of another schema, as an older version wrote.
+    let dir = app.dir.path().join("index");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::create_dir(&dir).unwrap();
+    let mut b = tantivy::schema::Schema::builder();
+    b.add_text_field("old_field", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(&dir, b.build()).unwrap();
+    app.start_again().await;
+    assert_eq!(app.wait_search("marmot", 1).await["total"], 1);
+    app.shutdown().await;
+}

@@ -82,3 +82,80 @@ async fn the_ui_lists_cards_and_finds_mail() {
     assert!(!dom.contains("Warehouse racks"));
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_view_shows_history_kinds_open_tasks_tombstones_and_only_allowed_buttons() {
+    use reqwest::Method;
+    use serde_json::json;
+    let app = spawn_app().await;
+    let ann = app.add_user("ann@team.example", false).await;
+    let card = app
+        .created(&ann, "/api/cards", json!({"title": "UI deal"}))
+        .await;
+    let cid = card["id"].as_i64().unwrap();
+    app.created(
+        &ann,
+        &format!("/api/cards/{cid}/entries"),
+        json!({"kind": "note", "title": "<i>Visit</i> notes", "text": "met the buyer"}),
+    )
+    .await;
+    app.created(
+        &ann,
+        &format!("/api/cards/{cid}/entries"),
+        json!({"kind": "call", "title": "Call Jane"}),
+    )
+    .await;
+    app.created(
+        &ann,
+        &format!("/api/cards/{cid}/tasks"),
+        json!({"title": "Send offer", "due_at": "2026-12-20"}),
+    )
+    .await;
+    let gone = app
+        .created(
+            &ann,
+            &format!("/api/cards/{cid}/entries"),
+            json!({"kind": "note", "text": "to be deleted"}),
+        )
+        .await;
+    app.call_ok(
+        Method::DELETE,
+        &format!("/api/entries/{}", gone["id"]),
+        &app.token,
+        Some(json!({"reason": "duplicate"})),
+        200,
+    )
+    .await;
+
+    let dom_for = |token: String| {
+        let url = format!("http://{}/#token={token}&card={cid}", app.http);
+        tokio::task::spawn_blocking(move || dump_dom(&url))
+    };
+    let dom = dom_for(ann.clone()).await.unwrap();
+    assert!(
+        dom.contains("Open tasks (1)") && dom.contains("Send offer"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("note (2)") && dom.contains("call (1)"),
+        "filter bar with counts: {dom}"
+    );
+    assert!(
+        dom.contains("&lt;i&gt;Visit&lt;/i&gt; notes"),
+        "titles are text: {dom}"
+    );
+    assert!(
+        dom.contains("Entry deleted") && dom.contains("duplicate"),
+        "tombstone in place: {dom}"
+    );
+    assert!(dom.contains("Add to history"), "{dom}");
+    // delete_entry is admins-only by default: Ann sees no delete buttons.
+    assert!(!dom.contains("class=\"danger delete-entry\""), "{dom}");
+    let dom = dom_for(app.token.clone()).await.unwrap();
+    assert!(
+        dom.contains("class=\"danger delete-entry\""),
+        "the admin may delete: {dom}"
+    );
+    assert!(dom.contains("by ann@team.example"), "authors shown: {dom}");
+    app.shutdown().await;
+}

@@ -73,7 +73,7 @@ fn redact_bytes(raw: &[u8], target: &str, part: &[u8], depth: usize) -> Option<V
         return None;
     }
     // Back to front, so earlier offsets stay valid; nested splices never overlap.
-    splices.sort_by(|a, b| b.0.cmp(&a.0));
+    splices.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut out = raw.to_vec();
     let mut last = usize::MAX;
     for (start, end, bytes) in splices {

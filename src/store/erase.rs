@@ -88,7 +88,9 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
-        let row: Option<(Option<i64>, i64, Option<String>, i64, String)> = sqlx::query_as(
+        // (entry, card, filename, size, sha256)
+        type Row = (Option<i64>, i64, Option<String>, i64, String);
+        let row: Option<Row> = sqlx::query_as(
             "UPDATE documents SET deleted_at = ?, deleted_by = ?, delete_reason = ?, text = NULL
              WHERE id = ? AND deleted_at IS NULL
              RETURNING entry_id, card_id, filename, size, sha256",

@@ -178,6 +178,23 @@ impl TestApp {
         panic!("{path} never reached a total of {n}; last: {last}");
     }
 
+    /// Stops the gateway, keeping its directories (see `start_again`).
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+
+    /// Starts the gateway again on the same directories (new ports).
+    pub async fn start_again(&mut self) {
+        let running = app::start(test_config(self.dir.path(), &[]))
+            .await
+            .expect("app starts again");
+        self.http = running.http_addr;
+        self.smtp = running.smtp_addr;
+        self.running = Some(running);
+    }
+
     pub async fn shutdown(mut self) {
         if let Some(r) = self.running.take() {
             r.shutdown().await;

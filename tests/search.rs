@@ -307,3 +307,50 @@ async fn an_index_with_an_older_schema_is_rebuilt_from_the_store_at_start_up() {
     assert_eq!(app.wait_search("marmot", 1).await["total"], 1);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn phrases_match_adjacent_words_only_and_are_highlighted() {
+    let app = spawn_app().await;
+    let card = app.create_card("Phrases").await;
+    for (title, text) in [
+        ("Racks", "We ordered steel racks for hall three."),
+        ("Other", "The racks are steel, not wood."),
+        (
+            "Steel",
+            "racks at the start of the body do not join the title",
+        ),
+        ("Accents", "Ședința de vânzări e mâine."),
+    ] {
+        app.created(
+            &app.token,
+            &format!("/api/cards/{}/entries", card["id"]),
+            serde_json::json!({"kind": "note", "title": title, "text": text}),
+        )
+        .await;
+    }
+    for (query, n) in [
+        ("\"steel racks\"", 1),
+        ("steel racks", 3),
+        ("\"steel racks for hall\"", 1),
+        ("\"racks for steel\"", 0),
+        // No pair spans the subject's end and the body's start.
+        ("\"steel racks at\"", 0),
+        ("racks -\"steel racks\"", 2),
+        ("\"sedinta de vanzari\"", 1),
+        ("\"steel racks\" OR \"sedinta de\"", 2),
+    ] {
+        let got = app
+            .get_json(&format!("/api/search?q={}", common::urlencode(query)))
+            .await;
+        assert_eq!(got["total"], n, "{query}");
+    }
+    let hit = &app.get_json("/api/search?q=%22steel%20racks%22").await["hits"][0];
+    assert!(
+        hit["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>steel</mark> <mark>racks</mark>"),
+        "{hit}"
+    );
+    app.shutdown().await;
+}

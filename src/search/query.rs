@@ -26,7 +26,38 @@ pub enum Filter {
 #[derive(Debug, Default, PartialEq)]
 pub struct Parsed {
     pub text: String,
+    /// The same text with phrases as written: what snippets highlight.
+    pub highlight: String,
     pub filters: Vec<(bool, Filter)>,
+}
+
+/// Fields a bare phrase also searches as a phrase (they have no word pairs).
+const UNPAIRED: [&str; 4] = ["from", "to", "cc", "attachment"];
+
+/// A bare `"phrase"` over the word-pair field: two words are one pair term;
+/// more words need each adjacent pair and then the phrase itself (checked
+/// only where all pairs occur). `words` normalizes as the index does.
+fn phrase(inner: &str, words: &dyn Fn(&str) -> Vec<String>) -> Option<String> {
+    let w = words(inner);
+    if w.len() < 2 {
+        return None;
+    }
+    let quoted = format!("\"{inner}\"");
+    let pairs: Vec<String> = w
+        .windows(2)
+        .map(|p| format!("pairs:\"{}\"", super::schema::pair(&p[0], &p[1])))
+        .collect();
+    let paired = if pairs.len() == 1 {
+        pairs[0].clone()
+    } else {
+        let all: Vec<String> = pairs.iter().map(|p| format!("+{p}")).collect();
+        format!(
+            "({} +(subject:{quoted} OR body:{quoted} OR attachment_text:{quoted}))",
+            all.join(" ")
+        )
+    };
+    let others: Vec<String> = UNPAIRED.iter().map(|f| format!("{f}:{quoted}")).collect();
+    Some(format!("({paired} OR {})", others.join(" OR ")))
 }
 
 /// Splits on spaces, keeping "quoted parts" (with their field prefix) whole.
@@ -73,15 +104,25 @@ fn quote(v: &str) -> String {
 }
 
 /// Parses `q`. Errors name the part of the query that is wrong.
-pub fn parse(q: &str) -> Result<Parsed, String> {
+pub fn parse(q: &str, words: &dyn Fn(&str) -> Vec<String>) -> Result<Parsed, String> {
     let mut parsed = Parsed::default();
     let mut text: Vec<String> = Vec::new();
+    // (index in `text`, the phrase as written) for every rewritten phrase.
+    let mut highlight: Vec<(usize, String)> = Vec::new();
     for token in tokens(q)? {
         let (neg, body) = match token.strip_prefix('-') {
             Some(rest) if !rest.is_empty() => (true, rest),
             _ => (false, token.as_str()),
         };
         let sign = if neg { "-" } else { "" };
+        let bare_phrase = body.len() >= 2 && body.starts_with('"') && body.ends_with('"');
+        if bare_phrase {
+            if let Some(p) = phrase(&body[1..body.len() - 1], words) {
+                text.push(format!("{sign}{p}"));
+                highlight.push((text.len() - 1, token.clone()));
+                continue;
+            }
+        }
         let Some((field, value)) = body.split_once(':') else {
             match body.strip_suffix('*') {
                 Some(p) if !p.is_empty() && !p.contains(['"', '*', '(', ')']) => {
@@ -138,6 +179,10 @@ pub fn parse(q: &str) -> Result<Parsed, String> {
         }
     }
     parsed.text = text.join(" ");
+    for (i, original) in highlight {
+        text[i] = original;
+    }
+    parsed.highlight = text.join(" ");
     Ok(parsed)
 }
 
@@ -145,15 +190,28 @@ pub fn parse(q: &str) -> Result<Parsed, String> {
 mod tests {
     use super::*;
 
+    /// Lowercase words, as the index's analyzer gives them for ASCII.
+    fn w(s: &str) -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|x| !x.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    }
+
     #[test]
     fn operators_become_tantivy_syntax_or_filters() {
         let p = parse(
             r#"invoice from:acme.com -to:Bob "exact words" has:attachment after:2025-01-02 card:7"#,
+            &w,
         )
         .unwrap();
         assert_eq!(
-            p.text,
+            p.highlight,
             r#"invoice from_addr:"acme.com" -(to:Bob OR to_addr:"bob") "exact words""#
+        );
+        assert_eq!(
+            p.text,
+            r#"invoice from_addr:"acme.com" -(to:Bob OR to_addr:"bob") (pairs:"exact_words" OR from:"exact words" OR to:"exact words" OR cc:"exact words" OR attachment:"exact words")"#
         );
         assert_eq!(
             p.filters,
@@ -164,13 +222,13 @@ mod tests {
             ]
         );
         assert_eq!(
-            parse("invo* -draf*").unwrap().filters,
+            parse("invo* -draf*", &w).unwrap().filters,
             vec![
                 (false, Filter::Prefix("invo".into())),
                 (true, Filter::Prefix("draf".into())),
             ]
         );
-        let p = parse("from:\"Jane Doe\" OR filename:offer.pdf -kind:note").unwrap();
+        let p = parse("from:\"Jane Doe\" OR filename:offer.pdf -kind:note", &w).unwrap();
         assert_eq!(
             p.text,
             r#"(from:"Jane Doe" OR from_addr:"jane doe") OR attachment:offer.pdf"#
@@ -179,17 +237,32 @@ mod tests {
     }
 
     #[test]
+    fn longer_phrases_need_every_pair_and_the_phrase_itself() {
+        let p = parse(r#"-"Steel Racks, hall" "one""#, &w).unwrap();
+        assert_eq!(
+            p.text,
+            concat!(
+                r#"-((+pairs:"steel_racks" +pairs:"racks_hall" +(subject:"Steel Racks, hall" OR "#,
+                r#"body:"Steel Racks, hall" OR attachment_text:"Steel Racks, hall")) OR "#,
+                r#"from:"Steel Racks, hall" OR to:"Steel Racks, hall" OR cc:"Steel Racks, hall" OR "#,
+                r#"attachment:"Steel Racks, hall") "one""#
+            )
+        );
+        assert_eq!(p.highlight, r#"-"Steel Racks, hall" "one""#);
+    }
+
+    #[test]
     fn bad_queries_name_the_problem() {
-        assert!(parse("after:yesterday").unwrap_err().contains("after:"));
-        assert!(parse("has:pdf").unwrap_err().contains("has:pdf"));
-        assert!(parse("card:x").unwrap_err().contains("card:"));
-        assert!(parse("\"open").unwrap_err().contains("quote"));
-        assert!(parse("bogus:1")
+        assert!(parse("after:yesterday", &w).unwrap_err().contains("after:"));
+        assert!(parse("has:pdf", &w).unwrap_err().contains("has:pdf"));
+        assert!(parse("card:x", &w).unwrap_err().contains("card:"));
+        assert!(parse("\"open", &w).unwrap_err().contains("quote"));
+        assert!(parse("bogus:1", &w)
             .unwrap_err()
             .contains("unknown field bogus"));
-        assert!(parse("from:").unwrap_err().contains("needs a value"));
+        assert!(parse("from:", &w).unwrap_err().contains("needs a value"));
         assert_eq!(
-            parse("-type:Complaint").unwrap().filters,
+            parse("-type:Complaint", &w).unwrap().filters,
             vec![(true, Filter::Type("complaint".into()))]
         );
     }

@@ -206,9 +206,18 @@ impl Searcher {
     }
 
     /// The whole query of a request: text, card, access and operator filters.
+    /// The query and the query snippets highlight (phrases as written,
+    /// not as word pairs).
     fn build(&self, req: &SearchRequest) -> Result<(BooleanQuery, Box<dyn Query>), SearchError> {
-        let parsed = query::parse(&req.q).map_err(SearchError::BadQuery)?;
+        let analyzer = super::schema::word_analyzer();
+        let words = |t: &str| super::schema::words(&mut analyzer.clone(), t);
+        let parsed = query::parse(&req.q, &words).map_err(SearchError::BadQuery)?;
         let text_query = self.parse_text(&parsed.text)?;
+        let highlight = if parsed.highlight == parsed.text {
+            text_query.box_clone()
+        } else {
+            self.parse_text(&parsed.highlight)?
+        };
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query.box_clone())];
         if let Some(card) = req.card_id {
             clauses.push((Occur::Must, self.filter_query(&Filter::Card(card), &[])?));
@@ -223,7 +232,7 @@ impl Searcher {
             let occur = if *neg { Occur::MustNot } else { Occur::Must };
             clauses.push((occur, self.filter_query(f, &req.types)?));
         }
-        Ok((BooleanQuery::new(clauses), text_query))
+        Ok((BooleanQuery::new(clauses), highlight))
     }
 
     /// The ids of every entry the request matches (no ranking, no paging);

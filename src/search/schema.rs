@@ -6,6 +6,7 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{
     AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+    TokenStream, WhitespaceTokenizer,
 };
 use tantivy::{DateTime, Index, TantivyDocument};
 
@@ -16,6 +17,8 @@ use crate::store::{EmailMeta, Entry, NewEmailEntry};
 pub const ANALYZER: &str = "dossier";
 /// Whole values, lowercased: an address, its local part, its domains.
 pub const RAW_LOWER: &str = "raw_lower";
+/// Word pairs already normalized by `ANALYZER`, space-separated.
+pub const PAIRS: &str = "pairs";
 
 #[derive(Clone)]
 pub struct Schema {
@@ -47,6 +50,10 @@ pub struct Schema {
     pub date: Field,
     /// The communication type's id (0: none).
     pub comm_type: Field,
+    /// Adjacent word pairs of subject, body and attachment text (`a_b`), so
+    /// a phrase is a term lookup instead of a position check over every
+    /// document holding both words (Elasticsearch's `index_phrases`).
+    pub pairs: Field,
 }
 
 impl Default for Schema {
@@ -104,6 +111,14 @@ impl Schema {
             "comm_type",
             NumericOptions::default().set_indexed().set_fast(),
         );
+        let pairs = b.add_text_field(
+            "pairs",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(PAIRS)
+                    .set_index_option(IndexRecordOption::WithFreqs),
+            ),
+        );
         Schema {
             schema: b.build(),
             entry_id,
@@ -128,7 +143,13 @@ impl Schema {
             from_json,
             date,
             comm_type,
+            pairs,
         }
+    }
+
+    /// The text fields whose word pairs `pairs` holds.
+    pub fn paired_fields(&self) -> [Field; 3] {
+        [self.subject, self.body, self.attachment_text]
     }
 
     /// Fields a bare query word searches.
@@ -145,13 +166,44 @@ impl Schema {
     }
 }
 
-pub fn register_tokenizers(index: &Index) {
-    let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+/// Words as the index sees them: split, bounded, lowercased, accents folded.
+pub fn word_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
         .filter(RemoveLongFilter::limit(64))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
-        .build();
-    index.tokenizers().register(ANALYZER, analyzer);
+        .build()
+}
+
+/// The normalized words of `text`.
+pub fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(t) = stream.next() {
+        out.push(t.text.clone());
+    }
+    out
+}
+
+/// `a_b` for adjacent words (words never contain `_`: the tokenizer splits on it).
+pub fn pair(a: &str, b: &str) -> String {
+    format!("{a}_{b}")
+}
+
+fn pairs_of(analyzer: &mut TextAnalyzer, text: &str, out: &mut String) {
+    let w = words(analyzer, text);
+    for p in w.windows(2) {
+        out.push_str(&pair(&p[0], &p[1]));
+        out.push(' ');
+    }
+}
+
+pub fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(ANALYZER, word_analyzer());
+    index.tokenizers().register(
+        PAIRS,
+        TextAnalyzer::builder(WhitespaceTokenizer::default()).build(),
+    );
     let raw = TextAnalyzer::builder(RawTokenizer::default())
         .filter(LowerCaser)
         .build();
@@ -312,6 +364,16 @@ impl IndexDoc {
             d.add_text(s.date, date);
         }
         d.add_u64(s.comm_type, self.comm_type_id.unwrap_or(0).max(0) as u64);
+        // Pairs per value, so no pair spans the subject's end and the body's start.
+        let mut analyzer = word_analyzer();
+        let mut pairs = String::new();
+        for text in [&self.subject, &self.body]
+            .into_iter()
+            .chain(&self.attachment_text)
+        {
+            pairs_of(&mut analyzer, text, &mut pairs);
+        }
+        d.add_text(s.pairs, pairs);
         d
     }
 }

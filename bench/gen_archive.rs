@@ -1,17 +1,19 @@
 //! Writes a realistic synthetic archive straight into a dossier store: N email
-//! entries over C cards (names, company domains, 5 years of dates, every fifth
-//! with an attachment name). Build the index afterwards with `dossier reindex`.
+//! entries over C cards (names, company domains, 5 years of dates, subjects and
+//! bodies drawn from a Zipf-distributed 20,000-word vocabulary, every fifth with
+//! an attachment name). Build the index afterwards with `dossier reindex`.
 //!
 //!   cargo run --release --example gen_archive -- DATA_DIR MESSAGES CARDS
 
 use dossier::domain::{ArchiveCode, Mailbox};
 use dossier::store::{EmailMeta, NewDocument, NewEmailEntry, NewMessage, Store};
 #[path = "vocab.rs"]
+#[allow(dead_code)] // shared with query_bench, which uses all of it
 mod vocab;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use vocab::WORDS;
+use vocab::{Zipf, VOCABULARY, WORDS};
 
 const FIRST: &[&str] = &[
     "Jane", "Piet", "Ion", "Marta", "Lars", "Ana", "Hans", "Eva", "João", "Zofia", "Ahmet", "Ivan",
@@ -21,13 +23,6 @@ const LAST: &[&str] = &[
     "Doe", "de Vries", "Popescu", "Nowak", "Jensen", "Souza", "Müller", "Horváth", "Yılmaz",
     "Petrov", "Dubois", "García",
 ];
-
-fn words(rng: &mut StdRng, n: usize) -> String {
-    (0..n)
-        .map(|_| WORDS[rng.random_range(0..WORDS.len())])
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 #[tokio::main]
 async fn main() {
@@ -39,6 +34,7 @@ async fn main() {
         .await
         .unwrap();
     let mut rng = StdRng::seed_from_u64(7);
+    let zipf = Zipf::new(VOCABULARY);
     let mut card_ids = Vec::with_capacity(cards);
     for i in 0..cards {
         let c = store
@@ -82,7 +78,7 @@ async fn main() {
             let domain = &domains[rng.random_range(0..domains.len())];
             let when = start + rng.random_range(0..5 * 365 * 86_400);
             let body = (0..rng.random_range(4..20))
-                .map(|_| words(&mut rng, 12))
+                .map(|_| zipf.words(&mut rng, 12))
                 .collect::<Vec<_>>()
                 .join(".\n");
             let documents = if i % 5 == 0 {
@@ -101,7 +97,7 @@ async fn main() {
                 card_id: card_ids[rng.random_range(0..card_ids.len())],
                 message_row: ids[0],
                 dedup_key: format!("gen:{i}"),
-                subject: words(&mut rng, 5),
+                subject: zipf.words(&mut rng, 5),
                 from: Some(Mailbox {
                     name: Some(format!("{first} {last}")),
                     address: Some(format!("{}.{}@{domain}", first.to_lowercase(), i % 97)),

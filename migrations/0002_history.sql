@@ -61,14 +61,14 @@ ALTER TABLE documents ADD COLUMN deleted_by INTEGER REFERENCES users(id);
 ALTER TABLE documents ADD COLUMN delete_reason TEXT;
 CREATE INDEX documents_sha ON documents(sha256);
 
--- Tombstones are final: no undelete, no removal.
-CREATE TRIGGER documents_tombstone_final BEFORE UPDATE OF deleted_at, deleted_by, filename, size, sha256 ON documents
+-- Tombstones are final: no change, no undelete, no removal.
+CREATE TRIGGER documents_tombstone_final BEFORE UPDATE ON documents
 WHEN OLD.deleted_at IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'a deleted document is a tombstone and cannot be changed'); END;
 CREATE TRIGGER documents_tombstone_kept BEFORE DELETE ON documents
 WHEN OLD.deleted_at IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'a deleted document is a tombstone and cannot be removed'); END;
-CREATE TRIGGER entries_tombstone_final BEFORE UPDATE OF deleted_at, deleted_by ON entries
+CREATE TRIGGER entries_tombstone_final BEFORE UPDATE ON entries
 WHEN OLD.deleted_at IS NOT NULL
 BEGIN SELECT RAISE(ABORT, 'a deleted entry is a tombstone and cannot be changed'); END;
 CREATE TRIGGER entries_tombstone_kept BEFORE DELETE ON entries
@@ -194,7 +194,7 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 -- crash came in between), so nothing deleted survives a crash.
 CREATE TABLE pending_erasures (
     id         INTEGER PRIMARY KEY,
-    what       TEXT NOT NULL CHECK (what IN ('blob', 'spool', 'index')),
+    what       TEXT NOT NULL CHECK (what IN ('blob', 'spool', 'index', 'wal')),
     sha256     TEXT,
     entry_id   INTEGER,
     created_at TEXT NOT NULL

@@ -33,7 +33,12 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error("finishing interrupted deletions: {0}")]
+    Erase(#[from] crate::erase::EraseError),
 }
+
+/// How often unfinished deletion work (a busy WAL, a failed removal) is retried.
+const ERASE_RETRY: Duration = Duration::from_secs(30);
 
 /// Everything the storage layer needs, opened once.
 pub struct Storage {
@@ -144,11 +149,21 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (index, stale) = SearchIndex::open_or_replace(&config.index.dir)?;
     let (index_handle, index_task) =
         IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
+    let eraser = Eraser::new(
+        storage.store.clone(),
+        storage.spool.clone(),
+        storage.blobs.clone(),
+        index_handle.clone(),
+    );
+    // Deletions a crash interrupted are finished before anything is served.
+    eraser.finish().await?;
     if stale {
         // Serve at once; search fills up as the rebuild goes.
-        let (store, handle) = (storage.store.clone(), index_handle.clone());
+        let (store, handle, eraser) = (storage.store.clone(), index_handle.clone(), eraser.clone());
         tokio::spawn(async move {
-            match crate::search::rebuild(&store, &handle, 1000, |_, _| {}).await {
+            let done =
+                crate::search::rebuild(&store, &handle, 1000, Some(eraser.serial()), |_, _| {});
+            match done.await {
                 Ok(n) => tracing::info!(entries = n, "search index rebuilt"),
                 Err(e) => {
                     tracing::error!(error = %e, "search index rebuild failed; run `dossier reindex`")
@@ -156,22 +171,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         });
     }
-    let eraser = Eraser::new(
-        storage.store.clone(),
-        storage.spool.clone(),
-        storage.blobs.clone(),
-        index_handle.clone(),
-    );
-    {
-        // Deletions a crash interrupted are finished before anything else.
-        let eraser = eraser.clone();
-        tokio::spawn(async move {
-            if let Err(e) = eraser.finish().await {
-                tracing::error!(error = %e, "finishing interrupted deletions failed");
-            }
-        });
-    }
-
     let http_listener = bind(config.http.listen).await?;
     let smtp_listener = bind(config.smtp.listen).await?;
     let http_addr = http_listener.local_addr()?;
@@ -196,8 +195,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         team_domains: config.archive.team_domains.clone(),
         accept_from: config.archive.accept_from,
         archive_domain: config.archive.domain.clone(),
+        eraser: eraser.clone(),
     };
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
+    let retries = tokio::spawn(eraser.clone().run_retries(ERASE_RETRY, shutdown_rx.clone()));
     let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));
 
     let imap_status: Vec<_> = config
@@ -290,6 +291,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             tracing::error!(error = %e, "http server failed");
         }
         let _ = worker_task.await;
+        let _ = retries.await;
         let _ = tokio::task::spawn_blocking(move || index_task.join()).await;
         storage.store.close().await;
         tracing::info!("dossier stopped");

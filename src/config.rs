@@ -217,6 +217,12 @@ impl Config {
                     .into(),
             ));
         }
+        // Ten years; beyond that the window is "forever" for any purpose.
+        if self.history.edit_window_minutes > 10 * 366 * 24 * 60 {
+            return Err(ConfigError::Invalid(
+                "history.edit_window_minutes must be at most ten years".into(),
+            ));
+        }
         if self.history.max_document_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "history.max_document_bytes must be positive".into(),

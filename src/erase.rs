@@ -26,6 +26,12 @@ pub enum EraseError {
     /// The message behind the entry is still being processed.
     #[error("the message is still being processed; try again in a moment")]
     Busy,
+    /// The attachment's bytes were not found in its raw message, so the raw
+    /// message cannot be rewritten without it; nothing was deleted.
+    #[error(
+        "document {0}: its attachment was not found in the stored message; nothing was deleted"
+    )]
+    NotInRaw(i64),
 }
 
 #[derive(Clone)]
@@ -66,7 +72,7 @@ impl Eraser {
         };
         for _ in 0..SETTLE_STEPS {
             let state = self.store.message_state(row).await?;
-            if matches!(state.as_deref(), Some("done" | "erased")) {
+            if !matches!(state.as_deref(), Some("queued" | "stored")) {
                 return Ok(());
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -105,14 +111,14 @@ impl Eraser {
             let raw_sha = self.store.entry_raw_sha(entry.id).await?;
             if !self
                 .store
-                .raw_still_needs(&raw_sha, &doc.sha256, doc.id)
+                .raw_still_needs(entry.id, &doc.sha256, doc.id)
                 .await?
             {
-                rewrite = self.rewrite_raw(&raw_sha, doc, who).await?;
+                rewrite = Some(self.rewrite_raw(&raw_sha, doc, who).await?);
             }
         }
         self.store
-            .tombstone_document(doc.id, who.by, who.reason.as_deref(), rewrite.as_ref())
+            .tombstone_document(doc, who.by, who.reason.as_deref(), rewrite.as_ref())
             .await?;
         self.finish_locked().await
     }
@@ -122,7 +128,7 @@ impl Eraser {
         raw_sha: &str,
         doc: &Document,
         who: &Deletion,
-    ) -> Result<Option<RawRewrite>, EraseError> {
+    ) -> Result<RawRewrite, EraseError> {
         let (spool, raw_sha_owned) = (self.spool.clone(), raw_sha.to_owned());
         let raw = tokio::task::spawn_blocking(move || spool.get(&raw_sha_owned))
             .await
@@ -137,19 +143,19 @@ impl Eraser {
             reason: who.reason.as_deref(),
         };
         let Some(new) = redact::redact(&raw, &doc.sha256, &placeholder) else {
-            tracing::warn!(document = doc.id, "attachment not found in its raw message");
-            return Ok(None);
+            tracing::error!(document = doc.id, "attachment not found in its raw message");
+            return Err(EraseError::NotInRaw(doc.id));
         };
         let new_size = new.len() as i64;
         let spool = self.spool.clone();
         let new_sha = tokio::task::spawn_blocking(move || spool.put_durable(&new))
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))??;
-        Ok(Some(RawRewrite {
+        Ok(RawRewrite {
             old_sha: raw_sha.to_owned(),
             new_sha,
             new_size,
-        }))
+        })
     }
 
     /// Deletes an entry with its documents and the raw messages only it used
@@ -168,6 +174,11 @@ impl Eraser {
         .map_err(|e| std::io::Error::other(e.to_string()))?
     }
 
+    /// The lock deletions hold, for others that must not interleave with one.
+    pub fn serial(&self) -> &tokio::sync::Mutex<()> {
+        &self.lock
+    }
+
     /// Works off what deletions left to do (after a crash: at start-up).
     pub async fn finish(&self) -> Result<(), EraseError> {
         let _one = self.lock.lock().await;
@@ -179,22 +190,60 @@ impl Eraser {
         if pending.is_empty() {
             return Ok(());
         }
-        let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
+        let (mut done, mut entries, mut wal) = (Vec::new(), Vec::new(), false);
         for p in &pending {
             match (p.what.as_str(), p.sha256.as_deref(), p.entry_id) {
-                ("blob", Some(sha), _) if self.store.blob_unused(sha).await? => {
-                    self.remove(&self.blobs, sha).await?;
+                ("blob", Some(sha), _) => {
+                    let _gate = self.blobs.gate().await;
+                    if self.store.blob_unused(sha).await? {
+                        self.remove(&self.blobs, sha).await?;
+                    }
+                    done.push(p.id);
                 }
-                ("spool", Some(sha), _) if self.store.spool_unused(sha).await? => {
-                    self.remove(&self.spool, sha).await?;
+                ("spool", Some(sha), _) => {
+                    let _gate = self.spool.gate().await;
+                    if self.store.spool_unused(sha).await? {
+                        self.remove(&self.spool, sha).await?;
+                    }
+                    done.push(p.id);
                 }
-                ("index", _, Some(id)) => match self.store.entry(id).await {
-                    // A live entry is indexed again without its deleted documents.
-                    Ok(e) if !e.is_deleted() => upserts.push(IndexDoc::from_entry(&e)),
-                    Ok(_) | Err(StoreError::NotFound) => deletes.push(id),
-                    Err(e) => return Err(e.into()),
-                },
-                _ => {}
+                ("index", _, Some(id)) => {
+                    entries.push(id);
+                    done.push(p.id);
+                }
+                ("wal", ..) => wal = true,
+                _ => done.push(p.id),
+            }
+        }
+        self.index_now(&entries).await?;
+        self.index.purge().await?;
+        // The WAL is checkpointed last, after every other write of the work.
+        self.store.erasures_done(&done).await?;
+        if self.store.checkpoint().await? {
+            if wal {
+                self.store.wal_erasure_done().await?;
+                self.store.checkpoint().await?;
+            }
+        } else {
+            tracing::warn!(
+                "readers kept the WAL busy after a deletion; checkpoint retried in the background"
+            );
+            if !wal {
+                self.store.queue_wal_erasure().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Brings these entries in the index up to date: live ones indexed again
+    /// (deleted documents drop out), tombstones removed. Callers hold the lock.
+    async fn index_now(&self, ids: &[i64]) -> Result<(), EraseError> {
+        let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
+        for &id in ids {
+            match self.store.entry(id).await {
+                Ok(e) if !e.is_deleted() => upserts.push(IndexDoc::from_entry(&e)),
+                Ok(_) | Err(StoreError::NotFound) => deletes.push(id),
+                Err(e) => return Err(e.into()),
             }
         }
         if !deletes.is_empty() {
@@ -203,15 +252,35 @@ impl Eraser {
         if !upserts.is_empty() {
             self.index.upsert(upserts).await?;
         }
-        self.index.purge().await?;
-        let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
-        self.store.erasures_done(&ids).await?;
-        if !self.store.checkpoint().await? {
-            tracing::warn!(
-                "WAL checkpoint after a deletion stayed busy; the next one completes it"
-            );
-        }
         Ok(())
+    }
+
+    /// Indexes entries written over HTTP. Read and written under the lock, so
+    /// a deletion in between cannot be undone by a stale copy.
+    pub async fn reindex(&self, ids: &[i64]) -> Result<(), EraseError> {
+        let _one = self.lock.lock().await;
+        self.index_now(ids).await
+    }
+
+    /// Retries unfinished work every `every` (a failed removal, a WAL that
+    /// readers kept busy) until `stop`.
+    pub async fn run_retries(
+        self,
+        every: std::time::Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                r = stop.changed() => if r.is_err() || *stop.borrow() { break },
+            }
+            let pending = self.store.pending_erasures().await.map(|p| !p.is_empty());
+            if matches!(pending, Ok(true)) {
+                if let Err(e) = self.finish().await {
+                    tracing::error!(error = %e, "finishing deletions failed; retrying later");
+                }
+            }
+        }
     }
 
     async fn remove(&self, files: &ContentStore, sha: &str) -> Result<(), EraseError> {

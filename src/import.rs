@@ -215,7 +215,14 @@ fn start_worker(
         Err(IndexError::Locked(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    let eraser = crate::erase::Eraser::new(
+        storage.store.clone(),
+        storage.spool.clone(),
+        storage.blobs.clone(),
+        handle.clone(),
+    );
     let worker = Worker {
+        eraser,
         store: storage.store.clone(),
         spool: storage.spool.clone(),
         blobs: storage.blobs.clone(),

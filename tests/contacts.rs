@@ -151,11 +151,22 @@ async fn contacts_take_part_in_mail_and_have_a_history_across_cards() {
         )
         .await;
     assert_eq!(call["contacts"][0]["name"], "Jane Client");
+    // Mail another system logged (no original) counts by its addresses too.
+    let logged = app
+        .created(
+            &ann,
+            &format!("/api/cards/{}/entries", deal["id"]),
+            json!({"kind": "email", "title": "Newsletter", "from": {"address": "news@team.example"},
+                   "to": [{"address": "jane@client.example"}]}),
+        )
+        .await;
+    assert_eq!(logged["contacts"][0]["id"], jane["id"]);
+    assert_eq!(logged["direction"], "outgoing");
 
-    // Her history across cards: Ann sees all five; Bob not the private one.
+    // Her history across cards: Ann sees all six; Bob not the private one.
     let path = format!("/api/contacts/{}/history", jane["id"]);
     let mine: Value = app.get_as(&path, &ann).await.json().await.unwrap();
-    assert_eq!(mine["total"], 5, "{mine}");
+    assert_eq!(mine["total"], 6, "{mine}");
     let subjects: Vec<&str> = mine["entries"]
         .as_array()
         .unwrap()
@@ -164,7 +175,7 @@ async fn contacts_take_part_in_mail_and_have_a_history_across_cards() {
         .collect();
     assert!(subjects.contains(&"Another project") && subjects.contains(&"Private matter"));
     let bobs: Value = app.get_as(&path, &bob).await.json().await.unwrap();
-    assert_eq!(bobs["total"], 4);
+    assert_eq!(bobs["total"], 5);
     let page: Value = app
         .get_as(&format!("{path}?limit=2"), &ann)
         .await
@@ -178,7 +189,7 @@ async fn contacts_take_part_in_mail_and_have_a_history_across_cards() {
         .json()
         .await
         .unwrap();
-    assert_eq!(rest["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(rest["entries"].as_array().unwrap().len(), 4);
 
     // Edit, then remove the contact: the correspondence stays.
     let c = app
@@ -209,7 +220,7 @@ async fn contacts_take_part_in_mail_and_have_a_history_across_cards() {
     assert_eq!(
         app.get_json(&format!("/api/cards/{}/history", deal["id"]))
             .await["total"],
-        4
+        5
     );
     app.shutdown().await;
 }

@@ -312,12 +312,32 @@ async fn a_deleted_entry_takes_its_mail_documents_and_index_with_it() {
         "prices.txt"
     );
     assert_eq!(audit["events"][0]["details"]["raw_messages_erased"], 1);
-    // The same mail forwarded again is archived again: a new act, a new entry.
+    // The same mail delivered again (a re-forward, an IMAP re-sync) stays
+    // deleted: accepted, linked to the tombstone, its bytes erased again.
     assert!(app
         .send(&[card["archive_address"].as_str().unwrap()], &raw)
         .await
         .starts_with("250"));
-    app.wait_search("quagga8821", 1).await;
+    let later = common::forwarded_mail("later@x", "Later", "The okapi order follows.");
+    send_to(&app, &[&card], &later).await;
+    app.wait_search("okapi", 1).await;
+    for _ in 0..200 {
+        if traces(&app, "quagga8821").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    for marker in ["quagga8821", "narwhal5512"] {
+        assert_eq!(traces(&app, marker), Vec::<String>::new(), "{marker}");
+        assert_eq!(
+            app.get_json(&format!("/api/search?q={marker}")).await["total"],
+            0
+        );
+    }
+    let h = app
+        .get_json(&format!("/api/cards/{}/history", card["id"]))
+        .await;
+    assert_eq!(h["total"], 3, "{h}");
     app.shutdown().await;
 }
 
@@ -697,13 +717,9 @@ async fn a_deletion_a_crash_interrupted_is_finished_at_start_up() {
         new_size: new.len() as i64,
         new_sha: spool.put_durable(&new).unwrap(),
     };
+    let row = store.document(doc["id"].as_i64().unwrap()).await.unwrap();
     store
-        .tombstone_document(
-            doc["id"].as_i64().unwrap(),
-            1,
-            Some("crash test"),
-            Some(&rewrite),
-        )
+        .tombstone_document(&row, 1, Some("crash test"), Some(&rewrite))
         .await
         .unwrap();
     assert!(!store.pending_erasures().await.unwrap().is_empty());

@@ -242,6 +242,39 @@ async fn tasks_open_close_into_the_history_and_reopen_by_policy() {
         200
     );
 
+    // A deleted open task leaves the open tasks and stands in the history.
+    let doomed = app.created(&ann, &tasks, json!({"title": "Doomed"})).await;
+    let gone = app
+        .call_ok(
+            Method::DELETE,
+            &format!("/api/entries/{}", doomed["id"]),
+            &app.token,
+            None,
+            200,
+        )
+        .await;
+    assert!(gone["deleted"].is_object() && gone["task"].is_null());
+    let open = app.get_json(&tasks).await;
+    assert!(
+        open["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["id"] != doomed["id"]),
+        "{open}"
+    );
+    let h = app
+        .get_json(&format!("/api/cards/{cid}/history?kind=task"))
+        .await;
+    assert!(
+        h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == doomed["id"] && e["deleted"].is_object()),
+        "{h}"
+    );
+
     // Every reopen and rights change is in the audit log, newest first.
     let audit = app.get_json("/api/admin/audit?action=reopen_task").await;
     assert_eq!(audit["total"], 4);

@@ -147,7 +147,9 @@ pub async fn create(
     };
     let campaign = short("campaign", &body.campaign)?;
     let source = short("source", &body.source)?;
-    let fields = card_fields(&body.fields)?;
+    let mut fields = card_fields(&body.fields)?;
+    // On a new card, `null` just means no value.
+    fields.retain(|_, v| !v.is_null());
     let code = fresh_code(&st.store).await?;
     let visibility = body.visibility.unwrap_or(st.default_visibility);
     let mut card = st

@@ -129,7 +129,9 @@ pub async fn upload(
         .transpose()?
         .unwrap_or_default();
 
-    // Text for search and the blob on disk (durable) before the row points at it.
+    // Text for search and the blob on disk (durable) before the row points at
+    // it, with no erasure of the same bytes in between.
+    let gate = st.blobs.gate().await;
     let (blobs, name, ct) = (st.blobs.clone(), filename.clone(), content_type.clone());
     let (sha256, extracted) = tokio::task::spawn_blocking(move || {
         let extracted = extract::extract(&ct, name.as_deref(), &bytes);
@@ -166,6 +168,7 @@ pub async fn upload(
         ..NewEntry::default()
     };
     let (id, _) = st.store.create_entry(&new).await?;
+    drop(gate);
     let entry = index_entry(&st, id).await?;
     entry_response(&st, &user, StatusCode::CREATED, entry).await
 }

@@ -187,6 +187,18 @@ async fn pick(st: &AppState, kind: &str, key: &IdOrCode) -> Result<Label, Error>
     Ok(label)
 }
 
+/// A label by id that must be of `kind` (the route's: actions on cards,
+/// traits on contacts); another kind is not found here.
+async fn of_kind(st: &AppState, id: i64, kind: &str) -> Result<Label, Error> {
+    st.store.label(id).await.map_err(not_found).and_then(|l| {
+        if l.kind == kind {
+            Ok(l)
+        } else {
+            Err(Error::NotFound("label"))
+        }
+    })
+}
+
 /// `POST /api/cards/{id}/labels {"label": …}`: an action on a card.
 pub async fn add_to_card(
     State(st): State<AppState>,
@@ -208,7 +220,7 @@ pub async fn remove_from_card(
     Path((card, label)): Path<(i64, i64)>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
     load_card(&st, &user, card).await?;
-    let label = st.store.label(label).await.map_err(not_found)?;
+    let label = of_kind(&st, label, "action").await?;
     st.store.remove_label(&label, card).await?;
     Ok(axum::Json(
         json!({"labels": st.store.labels_of("action", card).await?}),
@@ -236,7 +248,7 @@ pub async fn remove_from_contact(
     Path((contact, label)): Path<(i64, i64)>,
 ) -> Result<axum::Json<serde_json::Value>, Error> {
     super::contacts::visible_contact(&st, &user, contact).await?;
-    let label = st.store.label(label).await.map_err(not_found)?;
+    let label = of_kind(&st, label, "trait").await?;
     st.store.remove_label(&label, contact).await?;
     Ok(axum::Json(
         json!({"labels": st.store.labels_of("trait", contact).await?}),

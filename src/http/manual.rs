@@ -16,7 +16,6 @@ use super::views::Viewing;
 use super::{AppState, Caller, Error};
 use crate::domain::{EntryKind, Mailbox};
 use crate::ingest::Envelope;
-use crate::search::IndexDoc;
 use crate::store::{Annotations, Entry, EntryChange, NewEntry, StoreError, User};
 
 #[derive(Debug, Deserialize)]
@@ -92,14 +91,11 @@ pub async fn entry_response(
     Ok((status, axum::Json(viewing.entry(entry))).into_response())
 }
 
-/// Makes an entry searchable before the request returns.
+/// Makes an entry searchable before the request returns (in step with
+/// deletions: a concurrent delete is never undone by this).
 pub async fn index_entry(st: &AppState, id: i64) -> Result<Entry, Error> {
-    let entry = st.store.entry(id).await?;
-    st.index
-        .upsert(vec![IndexDoc::from_entry(&entry)])
-        .await
-        .map_err(Error::internal)?;
-    Ok(entry)
+    st.eraser.reindex(&[id]).await.map_err(Error::internal)?;
+    Ok(st.store.entry(id).await?)
 }
 
 pub async fn create(
@@ -164,6 +160,20 @@ pub async fn create(
     if let Some(original) = &b.original {
         if kind != EntryKind::Email {
             return Err(Error::Unprocessable("original is for kind email".into()));
+        }
+        // The mail itself says who wrote to whom; these have no place next to it.
+        let extra = [
+            ("from", b.from.is_some()),
+            ("to", !b.to.is_empty()),
+            ("cc", !b.cc.is_empty()),
+            ("contact_ids", !contact_ids.is_empty()),
+            ("responsible_id", responsible_id.is_some()),
+            ("duration_minutes", b.duration_minutes.is_some()),
+        ];
+        if let Some((field, _)) = extra.iter().find(|(_, given)| *given) {
+            return Err(Error::Unprocessable(format!(
+                "{field} cannot be given with original (title, text, occurred_at, direction, communication_type, reference and external_id can)"
+            )));
         }
         let raw = base64::engine::general_purpose::STANDARD
             .decode(original.trim())

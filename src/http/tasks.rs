@@ -210,7 +210,8 @@ pub async fn reopen(
         target: "entry",
         target_id: Some(id),
         card_id: Some(entry.card_id),
-        details: json!({"title": entry.subject, "reason": reason}),
+        // Not the title or comment: the log outlives a deletion of the task.
+        details: json!({"reason": reason, "status_before": entry.task_status}),
     };
     st.store
         .update_entry(id, &change, user.id, "reopen", Some(audit))

@@ -80,48 +80,36 @@ fn words(field: &str, list: &[String], domain: bool) -> Result<Vec<String>, Erro
 impl TypeBody {
     /// The fields after this body, over `base` (a PATCH) or from scratch (a POST).
     fn apply(&self, base: Option<&CommType>) -> Result<TypeFields, Error> {
-        let need =
-            |v: &Option<String>, field: &str, from: Option<&String>| -> Result<String, Error> {
-                match (v, from) {
-                    (Some(v), _) => Ok(v.clone()),
-                    (None, Some(b)) => Ok(b.clone()),
-                    (None, None) => Err(Error::Unprocessable(format!("{field} is required"))),
-                }
-            };
-        let log = need(&self.log, "log", base.map(|b| &b.log))
-            .or_else(|_| Ok::<_, Error>("general".into()))?;
+        let pick = |new: &Option<String>, old: Option<&String>| new.clone().or(old.cloned());
+        let name = pick(&self.name, base.map(|b| &b.name))
+            .ok_or_else(|| Error::Unprocessable("name is required".into()))?;
+        let code_value = pick(&self.code, base.map(|b| &b.code))
+            .ok_or_else(|| Error::Unprocessable("code is required".into()))?;
+        let log = pick(&self.log, base.map(|b| &b.log)).unwrap_or_else(|| "general".into());
         if !matches!(log.as_str(), "general" | "financial") {
             return Err(Error::Unprocessable(format!(
                 "log must be general or financial, not {log:?}"
             )));
         }
+        let list = |new: &Option<Vec<String>>, old: Option<&Vec<String>>| {
+            new.clone().or(old.cloned()).unwrap_or_default()
+        };
         Ok(TypeFields {
-            name: input::required(
-                "name",
-                &need(&self.name, "name", base.map(|b| &b.name))?,
-                100,
-            )?,
-            code: code(&need(&self.code, "code", base.map(|b| &b.code))?)?,
+            name: input::required("name", &name, 100)?,
+            code: code(&code_value)?,
             colour: colour(
-                &need(&self.colour, "colour", base.map(|b| &b.colour))
-                    .unwrap_or_else(|_| "#607d8b".into()),
+                &pick(&self.colour, base.map(|b| &b.colour)).unwrap_or_else(|| "#607d8b".into()),
             )?,
             log,
             active: self.active.or(base.map(|b| b.active)).unwrap_or(true),
             sender_domains: words(
                 "sender_domains",
-                self.sender_domains
-                    .as_ref()
-                    .or(base.map(|b| &b.sender_domains))
-                    .map_or(&[][..], |v| v),
+                &list(&self.sender_domains, base.map(|b| &b.sender_domains)),
                 true,
             )?,
             subject_keywords: words(
                 "subject_keywords",
-                self.subject_keywords
-                    .as_ref()
-                    .or(base.map(|b| &b.subject_keywords))
-                    .map_or(&[][..], |v| v),
+                &list(&self.subject_keywords, base.map(|b| &b.subject_keywords)),
                 false,
             )?,
         })

@@ -392,7 +392,7 @@ impl Viewing {
         };
         let (contacts, direction) = self.participants(&e);
         let ty = e.comm_type_id.and_then(|id| self.types.get(&id));
-        let task = (e.kind == "task").then(|| TaskView {
+        let task = (e.kind == "task" && !e.is_deleted()).then(|| TaskView {
             status: e.task_status.clone().unwrap_or_else(|| "open".into()),
             due_at: e.due_at.clone(),
             closed_at: e.handled_at.clone(),

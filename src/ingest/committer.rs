@@ -26,7 +26,8 @@ pub(super) async fn run(
 ) {
     let mut group: Vec<Pending> = Vec::with_capacity(MAX_GROUP);
     while rx.recv_many(&mut group, MAX_GROUP).await > 0 {
-        // Files first, then the rows that point at them.
+        // Files first, then the rows that point at them; no erasure between.
+        let gate = spool.gate().await;
         let staged: Vec<Staged> = group.iter_mut().filter_map(|p| p.staged.take()).collect();
         let sp = spool.clone();
         let synced = tokio::task::spawn_blocking(move || sp.publish(&staged))
@@ -38,6 +39,7 @@ pub(super) async fn run(
             Ok(()) => store.enqueue(&messages).await.map_err(IngestError::from),
             Err(e) => Err(IngestError::Spool(e)),
         };
+        drop(gate);
         match result {
             Ok(ids) => {
                 for (p, id) in group.drain(..).zip(ids) {

@@ -32,6 +32,10 @@ fn syncfs(path: &Path) -> io::Result<()> {
 #[derive(Debug, Clone)]
 pub struct ContentStore {
     root: PathBuf,
+    /// Held while files are published and their rows committed, and while
+    /// unused files are removed: an erasure never takes a file that a row
+    /// about to commit will point at.
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -80,7 +84,13 @@ impl ContentStore {
         }
         Ok(ContentStore {
             root: root.to_owned(),
+            gate: Default::default(),
         })
+    }
+
+    /// See `gate`; hold the guard across the publish and the commit.
+    pub async fn gate(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.gate.lock().await
     }
 
     fn path_of(&self, sha: &str) -> Option<PathBuf> {

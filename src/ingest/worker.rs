@@ -39,6 +39,8 @@ pub struct Worker {
     pub team_domains: Vec<String>,
     pub accept_from: AcceptFrom,
     pub archive_domain: String,
+    /// Erases what a re-delivered deleted mail brought along.
+    pub eraser: crate::erase::Eraser,
 }
 
 /// What one message produced, before it is stored.
@@ -97,11 +99,16 @@ impl Worker {
                 }
             }
         }
-        let blobs = self.blobs.clone();
-        tokio::task::spawn_blocking(move || blobs.publish(&staged))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??;
-        let stored = self.store.store_email_entries(&entries, &ok_ids).await?;
+        let stored = {
+            // Files and the rows that use them, with no erasure in between.
+            let _gate = self.blobs.gate().await;
+            let blobs = self.blobs.clone();
+            tokio::task::spawn_blocking(move || blobs.publish(&staged))
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))??;
+            self.store.store_email_entries(&entries, &ok_ids).await?
+        };
+        let redelivered = stored.iter().any(|s| matches!(s, StoredEntry::Deleted(_)));
         let docs: Vec<IndexDoc> = entries
             .iter()
             .zip(stored)
@@ -109,7 +116,7 @@ impl Worker {
                 StoredEntry::Inserted(id) | StoredEntry::Existing(id) => {
                     Some(IndexDoc::from_new(id, e))
                 }
-                StoredEntry::Duplicate(_) => None,
+                StoredEntry::Duplicate(_) | StoredEntry::Deleted(_) => None,
             })
             .collect();
         if let Err(e) = self.index.upsert(docs).await {
@@ -118,6 +125,11 @@ impl Worker {
             return Err(e.into());
         }
         self.store.set_message_state(&ok_ids, "done").await?;
+        if redelivered {
+            if let Err(e) = self.eraser.finish().await {
+                tracing::error!(error = %e, "erasing a re-delivered deleted mail failed; retried later");
+            }
+        }
         Ok(n)
     }
 
@@ -242,6 +254,7 @@ fn prepare(
         // system's retry (same external id) too.
         let ann = msg.annotations.as_ref();
         let dedup_key = match ann.and_then(|a| a.external_id.as_deref()) {
+            Some(ext) if several => format!("ext:{ext}:{i}"),
             Some(ext) => format!("ext:{ext}"),
             None => mail::dedup_key(e.message_id.as_deref(), &msg.sha256, several.then_some(i)),
         };

@@ -27,12 +27,17 @@ impl Placeholder<'_> {
     /// The replacement part: headers and body, no trailing line break (the
     /// multipart boundary brings its own).
     fn part(&self) -> Vec<u8> {
-        let name = self.filename.unwrap_or("attachment");
+        // One line each: a name with line breaks could end the multipart early.
+        let line = |s: &str| s.replace(|c: char| c.is_control(), " ");
+        let name = line(self.filename.unwrap_or("attachment"));
+        let by = line(self.deleted_by);
+        let at = line(self.deleted_at);
         // Header-safe ASCII version of the name; the body has it exactly.
         let ascii: String = name
             .chars()
             .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                // No '-': two of them could start a boundary line.
+                if c.is_ascii_alphanumeric() || "._".contains(c) {
                     c
                 } else {
                     '_'
@@ -43,20 +48,52 @@ impl Placeholder<'_> {
         let mut body = format!(
             "This attachment was deleted permanently from the archive.\r\n\
 File: {name}\r\nSize: {} bytes\r\nSHA-256: {}\r\nDeleted: {} by {}\r\n",
-            self.size, self.sha256, self.deleted_at, self.deleted_by
+            self.size,
+            line(self.sha256),
+            at,
+            by
         );
         if let Some(r) = self.reason.filter(|r| !r.trim().is_empty()) {
-            body.push_str(&format!("Reason: {}\r\n", r.replace(['\r', '\n'], " ")));
+            body.push_str(&format!("Reason: {}\r\n", line(r)));
         }
         format!(
             "Content-Type: text/plain; charset=utf-8\r\n\
 Content-Disposition: attachment; filename=\"{ascii}.deleted.txt\"\r\n\
-Content-Transfer-Encoding: 8bit\r\nX-Dossier-Deleted: sha256={}\r\n\r\n{}",
-            self.sha256,
-            body.trim_end()
+Content-Transfer-Encoding: quoted-printable\r\nX-Dossier-Deleted: sha256={}\r\n\r\n{}",
+            line(self.sha256),
+            quoted_printable(body.trim_end())
         )
         .into_bytes()
     }
+}
+
+/// Quoted-printable with '-' encoded too: a name or reason holding "--XX"
+/// cannot look like a boundary (parsers find those mid-line as well).
+fn quoted_printable(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.split("\r\n").enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        let (bytes, mut width) = (line.as_bytes(), 0);
+        for (j, &b) in bytes.iter().enumerate() {
+            let last = j + 1 == bytes.len();
+            let plain = (b'!'..=b'~').contains(&b) && b != b'=' && b != b'-' || b == b' ' && !last;
+            let piece = if plain {
+                (b as char).to_string()
+            } else {
+                format!("={b:02X}")
+            };
+            // Soft line break: encoded lines stay within 76 characters.
+            if width + piece.len() > 75 {
+                out.push_str("=\r\n");
+                width = 0;
+            }
+            width += piece.len();
+            out.push_str(&piece);
+        }
+    }
+    out
 }
 
 /// The message with every attachment whose bytes hash to `target` replaced,
@@ -198,7 +235,7 @@ mod tests {
 
     fn placeholder() -> Placeholder<'static> {
         Placeholder {
-            filename: Some("offer ü.pdf"),
+            filename: Some("offer ü.pdf\r\n--XX--"),
             size: 12,
             sha256: "abc",
             deleted_at: "2026-12-02T10:00:00Z",
@@ -240,14 +277,31 @@ Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n",
         let out = redact(&raw, &target, &placeholder()).unwrap();
         let text = String::from_utf8_lossy(&out);
         assert!(!text.contains("zebra"), "{text}");
-        assert!(text.contains("File: offer ü.pdf") && text.contains("Reason: sent  by mistake"));
+        assert!(text.contains("This attachment was deleted permanently"));
         assert!(text.contains("JVBERi0="), "the other attachment stays");
         assert!(text.starts_with("From: a@b.example\r\nSubject: s\r\n"));
         let left = attachments(&out);
-        assert_eq!(left.len(), 2);
+        assert_eq!(left.len(), 2, "a name holding the boundary ends nothing");
+        let said = String::from_utf8_lossy(&left[0].1);
+        assert!(
+            said.contains("File: offer ü.pdf  --XX--") && said.contains("Reason: sent  by mistake"),
+            "{said}"
+        );
         assert_eq!(left[1].1, b"%PDF-");
-        assert_eq!(left[0].0.as_deref(), Some("offer__.pdf.deleted.txt"));
+        assert_eq!(
+            left[0].0.as_deref(),
+            Some("offer__.pdf____XX__.deleted.txt")
+        );
         assert!(redact(&raw, &sha256_hex(b"not there"), &placeholder()).is_none());
+    }
+
+    #[test]
+    fn quoted_printable_wraps_and_hides_dashes() {
+        let long = "x".repeat(200);
+        let out = quoted_printable(&format!("a--b = c \r\n{long}"));
+        assert!(out.starts_with("a=2D=2Db =3D c=20\r\n"), "{out}");
+        assert!(out.split("\r\n").all(|l| l.len() <= 76));
+        assert!(!out.contains("--"));
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl Searcher {
     /// not as word pairs).
     fn build(&self, req: &SearchRequest) -> Result<(BooleanQuery, Box<dyn Query>), SearchError> {
         let analyzer = super::schema::word_analyzer();
-        let words = |t: &str| super::schema::words(&mut analyzer.clone(), t);
+        let words = |t: &str| super::schema::adjacent_words(&mut analyzer.clone(), t);
         let parsed = query::parse(&req.q, &words).map_err(SearchError::BadQuery)?;
         let text_query = self.parse_text(&parsed.text)?;
         let highlight = if parsed.highlight == parsed.text {

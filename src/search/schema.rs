@@ -175,14 +175,25 @@ pub fn word_analyzer() -> TextAnalyzer {
         .build()
 }
 
-/// The normalized words of `text`.
-pub fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+/// The normalized words of `text` with their positions (a word too long to
+/// index leaves a gap).
+pub fn words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<(usize, String)> {
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while let Some(t) = stream.next() {
-        out.push(t.text.clone());
+        out.push((t.position, t.text.clone()));
     }
     out
+}
+
+/// The words, if no gap separates them (else a phrase must check positions).
+pub fn adjacent_words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
+    let w = words(analyzer, text);
+    if w.windows(2).all(|p| p[1].0 == p[0].0 + 1) {
+        w.into_iter().map(|(_, t)| t).collect()
+    } else {
+        vec![]
+    }
 }
 
 /// `a_b` for adjacent words (words never contain `_`: the tokenizer splits on it).
@@ -192,8 +203,8 @@ pub fn pair(a: &str, b: &str) -> String {
 
 fn pairs_of(analyzer: &mut TextAnalyzer, text: &str, out: &mut String) {
     let w = words(analyzer, text);
-    for p in w.windows(2) {
-        out.push_str(&pair(&p[0], &p[1]));
+    for p in w.windows(2).filter(|p| p[1].0 == p[0].0 + 1) {
+        out.push_str(&pair(&p[0].1, &p[1].1));
         out.push(' ');
     }
 }

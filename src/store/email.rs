@@ -1,9 +1,13 @@
 //! Email entries as the ingest worker stores them, and what became of each
 //! queued message.
 
+use std::collections::HashMap;
+
 use super::entries::json;
+use super::erase::{deleted_key, erase_blob_unless_shared, pending};
 use super::{now_rfc3339, Result, Store};
 use super::{NewEmailEntry, StoredEntry};
+use crate::domain::Mailbox;
 
 async fn link(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
@@ -23,18 +27,19 @@ async fn link(
 }
 
 /// Who took part in an email, for contacts' history.
-async fn insert_addresses(
+pub(super) async fn insert_addresses(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     entry: i64,
-    e: &NewEmailEntry,
+    from: Option<&Mailbox>,
+    to: &[Mailbox],
+    cc: &[Mailbox],
 ) -> Result<()> {
     let mut rows: Vec<(String, &str)> = Vec::new();
-    let people = e
-        .from
-        .iter()
+    let people = from
+        .into_iter()
         .map(|m| (m, "from"))
-        .chain(e.to.iter().map(|m| (m, "to")))
-        .chain(e.cc.iter().map(|m| (m, "cc")));
+        .chain(to.iter().map(|m| (m, "to")))
+        .chain(cc.iter().map(|m| (m, "cc")));
     for (m, role) in people {
         if let Some(a) = m.address.as_deref() {
             rows.push((a.trim().to_lowercase(), role));
@@ -66,7 +71,31 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
         let mut out = Vec::with_capacity(entries.len());
-        for e in entries {
+        // Tombstones of the same mail, in one statement for the batch.
+        let keys: Vec<(i64, String)> = entries
+            .iter()
+            .map(|e| (e.card_id, deleted_key(&e.dedup_key)))
+            .collect();
+        let deleted: HashMap<(i64, String), i64> = sqlx::query_as::<_, (i64, String, i64)>(
+            "SELECT e.card_id, e.dedup_key, e.id FROM json_each(?) j
+             JOIN entries e ON e.card_id = json_extract(j.value, '$[0]')
+                           AND e.dedup_key = json_extract(j.value, '$[1]')",
+        )
+        .bind(json(&keys))
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|(card, key, id)| ((card, key), id))
+        .collect();
+        for (e, key) in entries.iter().zip(keys) {
+            if let Some(&tomb) = deleted.get(&key) {
+                link(&mut tx, e.message_row, tomb, true).await?;
+                for d in &e.documents {
+                    erase_blob_unless_shared(&mut tx, &d.sha256).await?;
+                }
+                out.push(StoredEntry::Deleted(tomb));
+                continue;
+            }
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO entries (card_id, kind, message_row, dedup_key, subject, from_json,
                      to_json, cc_json, date, occurred_at, body_text, message_id, direction,
@@ -130,7 +159,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_addresses(&mut tx, id, e).await?;
+            insert_addresses(&mut tx, id, e.from.as_ref(), &e.to, &e.cc).await?;
             link(&mut tx, e.message_row, id, false).await?;
             out.push(StoredEntry::Inserted(id));
         }
@@ -141,6 +170,22 @@ impl Store {
         .bind(json(&messages))
         .execute(&mut *tx)
         .await?;
+        if out.iter().any(|s| matches!(s, StoredEntry::Deleted(_))) {
+            // A message that only brought deleted mail back goes, bytes and all.
+            let gone: Vec<String> = sqlx::query_scalar(
+                "UPDATE messages SET state = 'erased', annotations_json = NULL
+                 WHERE id IN (SELECT value FROM json_each(?))
+                   AND NOT EXISTS (SELECT 1 FROM message_entries me JOIN entries e ON e.id = me.entry_id
+                                   WHERE me.message_id = messages.id AND e.deleted_at IS NULL)
+                 RETURNING sha256",
+            )
+            .bind(json(&messages))
+            .fetch_all(&mut *tx)
+            .await?;
+            for sha in gone {
+                pending(&mut tx, "spool", Some(&sha), None).await?;
+            }
+        }
         tx.commit().await?;
         Ok(out)
     }

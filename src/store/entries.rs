@@ -148,6 +148,9 @@ pub enum StoredEntry {
     Inserted(i64),
     Existing(i64),
     Duplicate(i64),
+    /// The same mail as a deleted entry (this tombstone): not archived again,
+    /// and what it brought along is queued for erasure.
+    Deleted(i64),
 }
 
 #[derive(sqlx::FromRow)]

@@ -27,7 +27,20 @@ pub struct RawRewrite {
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
-async fn pending(tx: &mut Tx<'_>, what: &str, sha: Option<&str>, entry: Option<i64>) -> Result<()> {
+/// What a tombstone keeps of a dedup key: its digest, no Message-ID.
+pub(super) fn deleted_key(key: &str) -> String {
+    format!(
+        "deleted:{}",
+        crate::ingest::spool::sha256_hex(key.as_bytes())
+    )
+}
+
+pub(super) async fn pending(
+    tx: &mut Tx<'_>,
+    what: &str,
+    sha: Option<&str>,
+    entry: Option<i64>,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO pending_erasures (what, sha256, entry_id, created_at) VALUES (?, ?, ?, ?)",
     )
@@ -41,7 +54,7 @@ async fn pending(tx: &mut Tx<'_>, what: &str, sha: Option<&str>, entry: Option<i
 }
 
 /// Queues the blob for removal unless another live document has the same bytes.
-async fn erase_blob_unless_shared(tx: &mut Tx<'_>, sha: &str) -> Result<()> {
+pub(super) async fn erase_blob_unless_shared(tx: &mut Tx<'_>, sha: &str) -> Result<()> {
     let live: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM documents WHERE sha256 = ? AND deleted_at IS NULL",
     )
@@ -60,28 +73,43 @@ fn doc_details(filename: &Option<String>, size: i64, sha: &str) -> serde_json::V
 }
 
 impl Store {
-    /// Whether another live document with the same bytes belongs to an entry
-    /// of a message stored as `raw_sha` (then the raw message must keep them).
-    pub async fn raw_still_needs(&self, raw_sha: &str, doc_sha: &str, doc_id: i64) -> Result<bool> {
+    /// Whether another live document with the same bytes came from one of
+    /// the messages behind this entry (one message for two cards): then its
+    /// raw message must keep them.
+    pub async fn raw_still_needs(&self, entry_id: i64, doc_sha: &str, doc_id: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM documents d
-               JOIN entries e ON e.id = d.entry_id
-               JOIN messages m ON m.id = e.message_row
-             WHERE d.sha256 = ? AND d.id != ? AND d.deleted_at IS NULL AND m.sha256 = ?",
+               JOIN message_entries me ON me.entry_id = d.entry_id
+             WHERE d.sha256 = ?1 AND d.id != ?2 AND d.deleted_at IS NULL
+               AND me.message_id IN (SELECT message_id FROM message_entries WHERE entry_id = ?3)",
         )
         .bind(doc_sha)
         .bind(doc_id)
-        .bind(raw_sha)
+        .bind(entry_id)
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
+    }
+
+    pub async fn queue_wal_erasure(&self) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        pending(&mut tx, "wal", None, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn wal_erasure_done(&self) -> Result<()> {
+        sqlx::query("DELETE FROM pending_erasures WHERE what = 'wal'")
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     /// Replaces a document by its tombstone: text gone, bytes queued for
     /// removal unless shared, the raw message repointed to its rewritten copy.
     pub async fn tombstone_document(
         &self,
-        doc_id: i64,
+        doc: &super::Document,
         by: i64,
         reason: Option<&str>,
         raw: Option<&RawRewrite>,
@@ -98,22 +126,29 @@ impl Store {
         .bind(&now)
         .bind(by)
         .bind(reason)
-        .bind(doc_id)
+        .bind(doc.id)
         .fetch_optional(&mut *tx)
         .await?;
+        let doc_id = doc.id;
         let Some((entry_id, card_id, filename, size, sha)) = row else {
             return Err(StoreError::Conflict(
                 "this document is already deleted; its tombstone is kept".into(),
             ));
         };
         erase_blob_unless_shared(&mut tx, &sha).await?;
-        if let Some(r) = raw {
-            sqlx::query("UPDATE messages SET sha256 = ?, size = ? WHERE sha256 = ?")
-                .bind(&r.new_sha)
-                .bind(r.new_size)
-                .bind(&r.old_sha)
-                .execute(&mut *tx)
-                .await?;
+        if let (Some(r), Some(entry)) = (raw, entry_id) {
+            // Only the messages behind this entry: the same bytes delivered
+            // separately to another card stay as they are there.
+            sqlx::query(
+                "UPDATE messages SET sha256 = ?, size = ? WHERE sha256 = ?
+                 AND id IN (SELECT message_id FROM message_entries WHERE entry_id = ?)",
+            )
+            .bind(&r.new_sha)
+            .bind(r.new_size)
+            .bind(&r.old_sha)
+            .bind(entry)
+            .execute(&mut *tx)
+            .await?;
             pending(&mut tx, "spool", Some(&r.old_sha), None).await?;
         }
         if let Some(entry) = entry_id {
@@ -155,18 +190,27 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         let now = now_rfc3339();
+        // The same mail delivered again finds the tombstone by this digest
+        // and stays deleted; the Message-ID itself is gone.
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT dedup_key FROM entries WHERE id = ? AND deleted_at IS NULL")
+                .bind(entry_id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten();
         let row: Option<(i64, String, i64)> = sqlx::query_as(
             "UPDATE entries SET deleted_at = ?, deleted_by = ?, delete_reason = ?,
                  subject = '', body_text = '', from_json = NULL, to_json = '[]', cc_json = '[]',
-                 date = NULL, message_id = NULL, dedup_key = NULL, direction = NULL,
+                 date = NULL, message_id = NULL, dedup_key = ?, direction = NULL,
                  meta_json = '{}', details_json = '{}', reference_json = NULL, comm_type_id = NULL,
                  responsible_id = NULL, handled_at = NULL, handled_by = NULL, due_at = NULL,
-                 close_comment = NULL, updated_at = ?
+                 task_status = NULL, close_comment = NULL, updated_at = ?
              WHERE id = ? AND deleted_at IS NULL RETURNING card_id, kind, occurred_at",
         )
         .bind(&now)
         .bind(by)
         .bind(reason)
+        .bind(key.as_deref().map(deleted_key))
         .bind(&now)
         .bind(entry_id)
         .fetch_optional(&mut *tx)
@@ -207,10 +251,13 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         for (id, sha) in &orphans {
-            sqlx::query("UPDATE messages SET state = 'erased' WHERE id = ?")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            // What an API caller said about it (subject, text) goes too.
+            sqlx::query(
+                "UPDATE messages SET state = 'erased', annotations_json = NULL WHERE id = ?",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             let users: i64 = sqlx::query_scalar(
                 "SELECT COUNT(*) FROM messages WHERE sha256 = ? AND state != 'erased'",
             )

@@ -147,7 +147,8 @@ fn push_filter<'a>(
             .push(")");
     }
     if !f.include_open_tasks {
-        qb.push(" AND NOT (e.kind = 'task' AND e.task_status = 'open')");
+        // IS, not =: a tombstone's status is NULL and must stay listed.
+        qb.push(" AND NOT (e.kind = 'task' AND e.task_status IS 'open')");
     }
     if !f.include_deleted {
         qb.push(" AND e.deleted_at IS NULL");
@@ -234,6 +235,7 @@ impl Store {
         let rows: Vec<EntryRow> = sqlx::query_as(&format!(
             "SELECT {ENTRY_COLS} FROM entries e
              WHERE e.card_id = ? AND e.kind = 'task' AND e.task_status = 'open'
+               AND e.deleted_at IS NULL
              ORDER BY e.due_at IS NULL, e.due_at, e.id"
         ))
         .bind(card_id)

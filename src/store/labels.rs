@@ -39,12 +39,12 @@ fn unique_violation(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// The table that links labels of this kind to what they label.
-fn link_table(kind: &str) -> &'static str {
+/// The table that links labels of this kind to what they label, and its column.
+fn links(kind: &str) -> (&'static str, &'static str) {
     if kind == "trait" {
-        "contact_labels"
+        ("contact_labels", "contact_id")
     } else {
-        "card_labels"
+        ("card_labels", "card_id")
     }
 }
 
@@ -81,7 +81,7 @@ impl Store {
     pub async fn label_usage(&self, label: &Label) -> Result<i64> {
         Ok(sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {} WHERE label_id = ?",
-            link_table(&label.kind)
+            links(&label.kind).0
         ))
         .bind(label.id)
         .fetch_one(&self.pool)
@@ -158,7 +158,7 @@ impl Store {
         let mut tx = self.writer.begin().await?;
         let used: i64 = sqlx::query_scalar(&format!(
             "SELECT COUNT(*) FROM {} WHERE label_id = ?",
-            link_table(&label.kind)
+            links(&label.kind).0
         ))
         .bind(id)
         .fetch_one(&mut *tx)
@@ -189,11 +189,7 @@ impl Store {
     /// Puts an active label of the right kind on a card (`action`) or a
     /// contact (`trait`); `false` when it was already there.
     pub async fn add_label(&self, label: &Label, target: i64, by: i64) -> Result<bool> {
-        let (table, col) = if label.kind == "trait" {
-            ("contact_labels", "contact_id")
-        } else {
-            ("card_labels", "card_id")
-        };
+        let (table, col) = links(&label.kind);
         let done = sqlx::query(&format!(
             "INSERT OR IGNORE INTO {table} ({col}, label_id, added_at, added_by) VALUES (?, ?, ?, ?)"
         ))
@@ -207,11 +203,7 @@ impl Store {
     }
 
     pub async fn remove_label(&self, label: &Label, target: i64) -> Result<bool> {
-        let (table, col) = if label.kind == "trait" {
-            ("contact_labels", "contact_id")
-        } else {
-            ("card_labels", "card_id")
-        };
+        let (table, col) = links(&label.kind);
         let done = sqlx::query(&format!(
             "DELETE FROM {table} WHERE {col} = ? AND label_id = ?"
         ))
@@ -224,11 +216,7 @@ impl Store {
 
     /// Labels on a card (actions) or a contact (traits).
     pub async fn labels_of(&self, kind: &str, target: i64) -> Result<Vec<Label>> {
-        let (table, col) = if kind == "trait" {
-            ("contact_labels", "contact_id")
-        } else {
-            ("card_labels", "card_id")
-        };
+        let (table, col) = links(kind);
         Ok(sqlx::query_as(&format!(
             "SELECT l.id, l.kind, l.name, l.code, l.colour, l.active, l.created_at, l.updated_at
              FROM labels l JOIN {table} t ON t.label_id = l.id WHERE t.{col} = ? ORDER BY l.name"

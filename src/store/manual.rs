@@ -99,6 +99,9 @@ async fn link_contacts(
         .bind(entry)
         .execute(&mut **tx)
         .await?;
+    let mut contacts = contacts.to_vec();
+    contacts.sort_unstable();
+    contacts.dedup();
     if contacts.is_empty() {
         return Ok(());
     }
@@ -154,6 +157,7 @@ pub(super) async fn insert_entry(
     .fetch_optional(&mut **tx)
     .await?;
     let Some(id) = id else { return Ok(None) };
+    super::email::insert_addresses(tx, id, e.from.as_ref(), &e.to, &e.cc).await?;
     for d in &e.documents {
         sqlx::query(
             "INSERT INTO documents (entry_id, card_id, filename, content_type, size, sha256,
@@ -376,9 +380,9 @@ impl Store {
         .bind(json(&after))
         .execute(&mut *tx)
         .await?;
-        if let Some(mut a) = audit {
-            a.details["before"] = j!(before);
-            a.details["after"] = j!(after);
+        // The audit log is append-only: it gets what the caller chose to
+        // record, never the entry's content (which a deletion must reach).
+        if let Some(a) = audit {
             insert_audit(&mut tx, &a).await?;
         }
         tx.commit().await?;

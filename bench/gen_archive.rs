@@ -1,7 +1,7 @@
 //! Writes a realistic synthetic archive straight into a dossier store: N email
 //! entries over C cards (names, company domains, 5 years of dates, subjects and
 //! bodies drawn from a Zipf-distributed 20,000-word vocabulary, every fifth with
-//! an attachment name). Build the index afterwards with `dossier reindex`.
+//! a PDF attachment and its extracted text). Build the index afterwards with `dossier reindex`.
 //!
 //!   cargo run --release --example gen_archive -- DATA_DIR MESSAGES CARDS
 
@@ -81,14 +81,20 @@ async fn main() {
                 .map(|_| zipf.words(&mut rng, 12))
                 .collect::<Vec<_>>()
                 .join(".\n");
+            // A quote or an invoice as a PDF: its extracted text is what
+            // the worker indexes, 20-60 lines, longer than most bodies.
             let documents = if i % 5 == 0 {
+                let text = (0..rng.random_range(20..60))
+                    .map(|_| zipf.words(&mut rng, 12))
+                    .collect::<Vec<_>>()
+                    .join(".\n");
                 vec![NewDocument {
                     filename: Some(format!("{}-{i}.pdf", WORDS[i % WORDS.len()])),
                     content_type: "application/pdf".into(),
-                    size: 30_000,
+                    size: 30_000 + text.len() as i64,
                     sha256: format!("{i:064x}"),
-                    text: None,
-                    text_status: Some("unsupported".into()),
+                    text: Some(text),
+                    text_status: Some("ok".into()),
                 }]
             } else {
                 vec![]

@@ -43,6 +43,7 @@ fn main() {
         ),
         ("phrase", Box::new(|r| req(from_text(r, 2)))),
         ("phrase, 3 words", Box::new(|r| req(from_text(r, 3)))),
+        ("phrase, 4 words", Box::new(|r| req(from_text(r, 4)))),
         (
             "sales phrase",
             Box::new(|r| req(format!("\"{} {}\"", sales(r), sales(r)))),
@@ -90,15 +91,26 @@ fn main() {
         "{:<16} {:>8} {:>8} {:>10}",
         "query", "p50 ms", "p99 ms", "avg hits"
     );
+    // QUERY_BENCH_SLOWEST=N also prints each type's N slowest queries.
+    let slowest: usize = std::env::var("QUERY_BENCH_SLOWEST").map_or(0, |n| n.parse().unwrap());
     for (name, make) in kinds {
         let mut times = Vec::with_capacity(runs);
+        let mut seen = Vec::new();
         let mut hits = 0usize;
         for _ in 0..runs {
             let q = make(&mut rng);
             let t = Instant::now();
             let res = searcher.search(&q).unwrap();
-            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            times.push(ms);
             hits += res.total;
+            if slowest > 0 {
+                seen.push((ms, q.q, res.total));
+            }
+        }
+        seen.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap());
+        for (ms, q, total) in seen.iter().take(slowest) {
+            eprintln!("  {name}: {ms:.1} ms, {total} hits: {q}");
         }
         println!(
             "{:<16} {:>8.1} {:>8.1} {:>10}",

@@ -160,9 +160,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     if stale {
         // Serve at once; search fills up as the rebuild goes.
         let (store, handle, eraser) = (storage.store.clone(), index_handle.clone(), eraser.clone());
+        let dir = config.index.dir.clone();
         tokio::spawn(async move {
-            let done =
-                crate::search::rebuild(&store, &handle, 1000, Some(eraser.serial()), |_, _| {});
+            let done = crate::search::rebuild(
+                &store,
+                &handle,
+                &dir,
+                1000,
+                Some(eraser.serial()),
+                |_, _| {},
+            );
             match done.await {
                 Ok(n) => tracing::info!(entries = n, "search index rebuilt"),
                 Err(e) => {

@@ -202,10 +202,17 @@ async fn reindex(config: Config) -> anyhow::Result<()> {
     };
     let (handle, task) = IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
     let started = std::time::Instant::now();
-    let done = crate::search::rebuild(&storage.store, &handle, 1000, None, |done, total| {
-        let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-        eprint!("\rreindexed {done}/{total} entries ({rate:.0}/s)");
-    })
+    let done = crate::search::rebuild(
+        &storage.store,
+        &handle,
+        &config.index.dir,
+        1000,
+        None,
+        |done, total| {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            eprint!("\rreindexed {done}/{total} entries ({rate:.0}/s)");
+        },
+    )
     .await?;
     drop(handle);
     tokio::task::spawn_blocking(move || task.join()).await?;

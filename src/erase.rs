@@ -215,11 +215,19 @@ impl Eraser {
                 _ => done.push(p.id),
             }
         }
+        let started = std::time::Instant::now();
         self.index_now(&entries).await?;
         self.index.purge().await?;
+        let index_ms = started.elapsed().as_millis();
         // The WAL is checkpointed last, after every other write of the work.
         self.store.erasures_done(&done).await?;
-        if self.store.checkpoint().await? {
+        let checkpointed = self.store.checkpoint().await?;
+        tracing::info!(
+            index_ms,
+            total_ms = started.elapsed().as_millis(),
+            "deletion erased from the index and the WAL"
+        );
+        if checkpointed {
             if wal {
                 self.store.wal_erasure_done().await?;
                 self.store.checkpoint().await?;

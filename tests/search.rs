@@ -305,6 +305,30 @@ async fn an_index_with_an_older_schema_is_rebuilt_from_the_store_at_start_up() {
     tantivy::Index::create_in_dir(&dir, b.build()).unwrap();
     app.start_again().await;
     assert_eq!(app.wait_search("marmot", 1).await["total"], 1);
+    // The mark goes right after the rebuild's last commit.
+    let mark_cleared = || async {
+        for _ in 0..500 {
+            if !dir.join("rebuilding").exists() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    };
+    assert!(mark_cleared().await, "a finished rebuild clears its mark");
+    app.stop().await;
+
+    // A rebuild killed after clearing the index leaves its mark and an index
+    // of the right schema but without the entries: the next start rebuilds.
+    let index = dossier::search::SearchIndex::open(&dir).unwrap();
+    let (handle, task) = dossier::search::IndexWriterTask::spawn(&index, 20_000_000).unwrap();
+    handle.clear().await.unwrap();
+    drop(handle);
+    task.join();
+    std::fs::write(dir.join("rebuilding"), b"").unwrap();
+    app.start_again().await;
+    assert_eq!(app.wait_search("marmot", 1).await["total"], 1);
+    assert!(mark_cleared().await);
     app.shutdown().await;
 }
 

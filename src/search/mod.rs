@@ -39,6 +39,22 @@ pub enum IndexError {
     Io(#[from] std::io::Error),
 }
 
+/// Present in the index directory while a rebuild runs: the index is then
+/// incomplete, so a start that finds it rebuilds again.
+const REBUILDING: &str = "rebuilding";
+
+/// Marks `dir` as being rebuilt, durably, before the index is cleared.
+pub(crate) fn begin_rebuild(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::create(dir.join(REBUILDING))?.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Clears the mark once the last commit of a rebuild is on disk.
+pub(crate) fn end_rebuild(dir: &Path) -> std::io::Result<()> {
+    std::fs::remove_file(dir.join(REBUILDING))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
 /// The opened index plus its one long-lived reader.
 #[derive(Clone)]
 pub struct SearchIndex {
@@ -69,7 +85,12 @@ impl SearchIndex {
 
     /// Opens the index, or replaces one with another schema by an empty one;
     /// `true` when it was replaced (the caller then rebuilds it).
+    /// An index a rebuild left unfinished (a crash, a kill) counts as stale.
     pub fn open_or_replace(dir: &Path) -> Result<(Self, bool), IndexError> {
+        if dir.join(REBUILDING).exists() {
+            tracing::warn!(dir = %dir.display(), "a rebuild of the search index was interrupted; rebuilding it from the store");
+            return Ok((Self::recreate(dir)?, true));
+        }
         match Self::open(dir) {
             Ok(i) => Ok((i, false)),
             Err(IndexError::SchemaMismatch(_)) => {

@@ -31,33 +31,26 @@ pub struct Parsed {
     pub filters: Vec<(bool, Filter)>,
 }
 
-/// Fields a bare phrase also searches as a phrase (they have no word pairs).
+/// Fields a bare phrase also searches as a phrase (they have no shingles).
 const UNPAIRED: [&str; 4] = ["from", "to", "cc", "attachment"];
 
-/// A bare `"phrase"` over the word-pair field: two words are one pair term;
-/// more words need each adjacent pair and then the phrase itself (checked
-/// only where all pairs occur). `words` normalizes as the index does.
+/// A bare `"phrase"` over the shingle fields: two words are one pair, three
+/// one triple, more a phrase of their overlapping triples (exact: each triple
+/// sits at its first word's position). `words` normalizes as the index does.
 fn phrase(inner: &str, words: &dyn Fn(&str) -> Vec<String>) -> Option<String> {
     let w = words(inner);
     if w.len() < 2 {
         return None;
     }
-    let quoted = format!("\"{inner}\"");
-    let pairs: Vec<String> = w
-        .windows(2)
-        .map(|p| format!("pairs:\"{}\"", super::schema::pair(&p[0], &p[1])))
-        .collect();
-    let paired = if pairs.len() == 1 {
-        pairs[0].clone()
+    let shingled = if w.len() == 2 {
+        format!("pairs:\"{}\"", super::schema::shingle(&w))
     } else {
-        let all: Vec<String> = pairs.iter().map(|p| format!("+{p}")).collect();
-        format!(
-            "({} +(subject:{quoted} OR body:{quoted} OR attachment_text:{quoted}))",
-            all.join(" ")
-        )
+        let triples: Vec<String> = w.windows(3).map(super::schema::shingle).collect();
+        format!("triples:\"{}\"", triples.join(" "))
     };
+    let quoted = format!("\"{inner}\"");
     let others: Vec<String> = UNPAIRED.iter().map(|f| format!("{f}:{quoted}")).collect();
-    Some(format!("({paired} OR {})", others.join(" OR ")))
+    Some(format!("({shingled} OR {})", others.join(" OR ")))
 }
 
 /// Splits on spaces, keeping "quoted parts" (with their field prefix) whole.
@@ -237,18 +230,28 @@ mod tests {
     }
 
     #[test]
-    fn longer_phrases_need_every_pair_and_the_phrase_itself() {
+    fn longer_phrases_are_phrases_of_triples() {
         let p = parse(r#"-"Steel Racks, hall" "one""#, &w).unwrap();
         assert_eq!(
             p.text,
             concat!(
-                r#"-((+pairs:"steel_racks" +pairs:"racks_hall" +(subject:"Steel Racks, hall" OR "#,
-                r#"body:"Steel Racks, hall" OR attachment_text:"Steel Racks, hall")) OR "#,
+                r#"-(triples:"steel_racks_hall" OR "#,
                 r#"from:"Steel Racks, hall" OR to:"Steel Racks, hall" OR cc:"Steel Racks, hall" OR "#,
                 r#"attachment:"Steel Racks, hall") "one""#
             )
         );
         assert_eq!(p.highlight, r#"-"Steel Racks, hall" "one""#);
+        let q = "new steel racks in hall";
+        assert_eq!(
+            parse(&format!("\"{q}\""), &w).unwrap().text,
+            format!(
+                concat!(
+                    r#"(triples:"new_steel_racks steel_racks_in racks_in_hall" OR "#,
+                    r#"from:"{q}" OR to:"{q}" OR cc:"{q}" OR attachment:"{q}")"#
+                ),
+                q = q
+            )
+        );
     }
 
     #[test]

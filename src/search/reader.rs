@@ -207,7 +207,7 @@ impl Searcher {
 
     /// The whole query of a request: text, card, access and operator filters.
     /// The query and the query snippets highlight (phrases as written,
-    /// not as word pairs).
+    /// not as shingles).
     fn build(&self, req: &SearchRequest) -> Result<(BooleanQuery, Box<dyn Query>), SearchError> {
         let analyzer = super::schema::word_analyzer();
         let words = |t: &str| super::schema::adjacent_words(&mut analyzer.clone(), t);

@@ -1,5 +1,7 @@
 //! The index schema and how an entry becomes a document.
 
+use std::fmt::Write;
+
 use chrono::Datelike;
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
@@ -17,8 +19,8 @@ use crate::store::{EmailMeta, Entry, NewEmailEntry};
 pub const ANALYZER: &str = "dossier";
 /// Whole values, lowercased: an address, its local part, its domains.
 pub const RAW_LOWER: &str = "raw_lower";
-/// Word pairs already normalized by `ANALYZER`, space-separated.
-pub const PAIRS: &str = "pairs";
+/// Word shingles already normalized by `ANALYZER`, space-separated.
+pub const SHINGLES: &str = "shingles";
 
 #[derive(Clone)]
 pub struct Schema {
@@ -51,9 +53,14 @@ pub struct Schema {
     /// The communication type's id (0: none).
     pub comm_type: Field,
     /// Adjacent word pairs of subject, body and attachment text (`a_b`), so
-    /// a phrase is a term lookup instead of a position check over every
-    /// document holding both words (Elasticsearch's `index_phrases`).
+    /// a two-word phrase is a term lookup instead of a position check over
+    /// every document holding both words (Elasticsearch's `index_phrases`).
     pub pairs: Field,
+    /// Adjacent word triples (`a_b_c`) at the position of their first word:
+    /// a three-word phrase is one term, a longer one a phrase of triples.
+    /// Their postings are far sparser than those of words, so a phrase of
+    /// common words ("out of the office") checks few positions.
+    pub triples: Field,
 }
 
 impl Default for Schema {
@@ -111,13 +118,17 @@ impl Schema {
             "comm_type",
             NumericOptions::default().set_indexed().set_fast(),
         );
-        let pairs = b.add_text_field(
-            "pairs",
+        let shingles = |record| {
             TextOptions::default().set_indexing_options(
                 TextFieldIndexing::default()
-                    .set_tokenizer(PAIRS)
-                    .set_index_option(IndexRecordOption::WithFreqs),
-            ),
+                    .set_tokenizer(SHINGLES)
+                    .set_index_option(record),
+            )
+        };
+        let pairs = b.add_text_field("pairs", shingles(IndexRecordOption::WithFreqs));
+        let triples = b.add_text_field(
+            "triples",
+            shingles(IndexRecordOption::WithFreqsAndPositions),
         );
         Schema {
             schema: b.build(),
@@ -144,10 +155,11 @@ impl Schema {
             date,
             comm_type,
             pairs,
+            triples,
         }
     }
 
-    /// The text fields whose word pairs `pairs` holds.
+    /// The text fields whose shingles `pairs` and `triples` hold.
     pub fn paired_fields(&self) -> [Field; 3] {
         [self.subject, self.body, self.attachment_text]
     }
@@ -196,23 +208,48 @@ pub fn adjacent_words(analyzer: &mut TextAnalyzer, text: &str) -> Vec<String> {
     }
 }
 
-/// `a_b` for adjacent words (words never contain `_`: the tokenizer splits on it).
-pub fn pair(a: &str, b: &str) -> String {
-    format!("{a}_{b}")
+/// `a_b`, `a_b_c` for adjacent words, as `shingles_of` indexes them (words
+/// never contain `_`: the tokenizer splits on it).
+pub fn shingle(words: &[String]) -> String {
+    words.join("_")
 }
 
-fn pairs_of(analyzer: &mut TextAnalyzer, text: &str, out: &mut String) {
+/// Stands where no triple starts (a gap, the end of a value), so the
+/// triples' positions stay those of their first words.
+const NO_TRIPLE: &str = "_";
+
+/// Appends the pairs and the triples of adjacent words of one value: one
+/// triple or `NO_TRIPLE` per word position (a word too long to index breaks
+/// the adjacency), then a `NO_TRIPLE` so that no phrase spans two values.
+fn shingles_of(analyzer: &mut TextAnalyzer, text: &str, pairs: &mut String, triples: &mut String) {
     let w = words(analyzer, text);
-    for p in w.windows(2).filter(|p| p[1].0 == p[0].0 + 1) {
-        out.push_str(&pair(&p[0].1, &p[1].1));
-        out.push(' ');
+    let Some(&(first, _)) = w.first() else {
+        return;
+    };
+    let mut at: Vec<Option<&str>> = vec![None; w[w.len() - 1].0 - first + 1];
+    for (p, word) in &w {
+        at[p - first] = Some(word);
     }
+    let word = |i: usize| at.get(i).copied().flatten();
+    for i in 0..at.len() {
+        if let (Some(a), Some(b)) = (word(i), word(i + 1)) {
+            let _ = write!(pairs, "{a}_{b} ");
+            if let Some(c) = word(i + 2) {
+                let _ = write!(triples, "{a}_{b}_{c} ");
+                continue;
+            }
+        }
+        triples.push_str(NO_TRIPLE);
+        triples.push(' ');
+    }
+    triples.push_str(NO_TRIPLE);
+    triples.push(' ');
 }
 
 pub fn register_tokenizers(index: &Index) {
     index.tokenizers().register(ANALYZER, word_analyzer());
     index.tokenizers().register(
-        PAIRS,
+        SHINGLES,
         TextAnalyzer::builder(WhitespaceTokenizer::default()).build(),
     );
     let raw = TextAnalyzer::builder(RawTokenizer::default())
@@ -375,16 +412,17 @@ impl IndexDoc {
             d.add_text(s.date, date);
         }
         d.add_u64(s.comm_type, self.comm_type_id.unwrap_or(0).max(0) as u64);
-        // Pairs per value, so no pair spans the subject's end and the body's start.
+        // Shingles per value, so none spans the subject's end and the body's start.
         let mut analyzer = word_analyzer();
-        let mut pairs = String::new();
+        let (mut pairs, mut triples) = (String::new(), String::new());
         for text in [&self.subject, &self.body]
             .into_iter()
             .chain(&self.attachment_text)
         {
-            pairs_of(&mut analyzer, text, &mut pairs);
+            shingles_of(&mut analyzer, text, &mut pairs, &mut triples);
         }
         d.add_text(s.pairs, pairs);
+        d.add_text(s.triples, triples);
         d
     }
 }
@@ -392,6 +430,18 @@ impl IndexDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shingles_join_adjacent_words_only() {
+        let (mut pairs, mut triples) = (String::new(), String::new());
+        let long = "x".repeat(80);
+        let text = format!("Ședința de azi {long} steel racks");
+        shingles_of(&mut word_analyzer(), &text, &mut pairs, &mut triples);
+        shingles_of(&mut word_analyzer(), "hall three", &mut pairs, &mut triples);
+        assert_eq!(pairs, "sedinta_de de_azi steel_racks hall_three ");
+        // A triple per position (the long word's included), then the end.
+        assert_eq!(triples, "sedinta_de_azi _ _ _ _ _ _ _ _ _ ");
+    }
 
     #[test]
     fn address_tokens_cover_local_part_and_parent_domains() {

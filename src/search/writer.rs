@@ -10,14 +10,19 @@ use super::{IndexDoc, IndexError, SearchIndex};
 /// Most changes folded into one commit; bounds the latency of a large burst.
 const MAX_BATCH: usize = 5_000;
 
-/// Segments this large are not merged further.
-const MAX_SEGMENT_DOCS: usize = 250_000;
+/// Merges make no segment larger than this: a deletion rewrites the segment
+/// that held the entry (`purge`), so this bounds what one deletion rewrites.
+const MAX_SEGMENT_DOCS: usize = 100_000;
 
 /// How often a purge retries segments that a background merge holds.
 const PURGE_ATTEMPTS: u32 = 100;
 
 enum Op {
     Upsert(Vec<IndexDoc>),
+    /// Like `Upsert`, but answered once applied, before any commit: a bulk
+    /// load commits when it chooses (`Commit`), not once per page.
+    Bulk(Vec<IndexDoc>),
+    Commit,
     Delete(Vec<i64>),
     Clear,
     /// After the commit, rewrite every segment holding deleted documents, so
@@ -41,6 +46,17 @@ impl IndexHandle {
     /// to searches.
     pub async fn upsert(&self, docs: Vec<IndexDoc>) -> Result<(), IndexError> {
         self.send(Op::Upsert(docs)).await
+    }
+
+    /// Adds or replaces documents; resolves once they are applied, in order
+    /// with every other change, but not yet committed (see `commit`).
+    pub async fn add_bulk(&self, docs: Vec<IndexDoc>) -> Result<(), IndexError> {
+        self.send(Op::Bulk(docs)).await
+    }
+
+    /// Resolves once everything sent before is committed and visible.
+    pub async fn commit(&self) -> Result<(), IndexError> {
+        self.send(Op::Commit).await
     }
 
     /// Removes entries; resolves once the removal is committed and visible.
@@ -88,10 +104,11 @@ impl IndexWriterTask {
             }
             e => e.into(),
         })?;
-        // Bounded segments keep the rewrite a deletion triggers (`purge`) to
-        // a fraction of the index; merges beyond this size gain little.
+        // A log merge joins 8 segments of a size, each smaller than its
+        // limit, so a limit of an eighth bounds what comes out.
         let mut policy = LogMergePolicy::default();
-        policy.set_max_docs_before_merge(MAX_SEGMENT_DOCS);
+        policy.set_min_num_segments(8);
+        policy.set_max_docs_before_merge(MAX_SEGMENT_DOCS / 8);
         writer.set_merge_policy(Box::new(policy));
         let (tx, rx) = mpsc::unbounded_channel();
         let index = index.clone();
@@ -119,11 +136,19 @@ fn writer_loop(
         let mut next = Some(first);
         while let Some(req) = next.take() {
             purge |= matches!(req.op, Op::Purge);
+            let bulk = matches!(req.op, Op::Bulk(_));
             let result = apply(&writer, s, req.op, &mut applied);
-            waiting.push((req.done, result));
+            if bulk {
+                let _ = req.done.send(result);
+            } else {
+                waiting.push((req.done, result));
+            }
             if applied < MAX_BATCH {
                 next = rx.try_recv().ok();
             }
+        }
+        if waiting.is_empty() {
+            continue;
         }
         let mut committed = writer
             .commit()
@@ -139,6 +164,11 @@ fn writer_loop(
         for (done, applied) in waiting {
             let _ = done.send(applied.and(committed.clone()));
         }
+    }
+    // Merges under way finish, so the index left behind is as merged as the
+    // policy wants (after a reindex: not hundreds of small segments).
+    if let Err(e) = writer.wait_merging_threads() {
+        tracing::warn!(error = %e, "index merges did not finish");
     }
     tracing::debug!("index writer stopped");
 }
@@ -186,7 +216,7 @@ fn apply(
     applied: &mut usize,
 ) -> Result<(), String> {
     match op {
-        Op::Upsert(docs) => {
+        Op::Upsert(docs) | Op::Bulk(docs) => {
             for d in docs {
                 writer.delete_term(Term::from_field_u64(s.entry_id, d.entry_id as u64));
                 writer
@@ -198,7 +228,7 @@ fn apply(
         Op::Clear => {
             writer.delete_all_documents().map_err(|e| e.to_string())?;
         }
-        Op::Purge => {}
+        Op::Purge | Op::Commit => {}
         Op::Delete(ids) => {
             for id in ids {
                 writer.delete_term(Term::from_field_u64(s.entry_id, id as u64));

@@ -10,8 +10,8 @@ use super::{IndexDoc, IndexError, SearchIndex};
 /// Most changes folded into one commit; bounds the latency of a large burst.
 const MAX_BATCH: usize = 5_000;
 
-/// Merges make no segment larger than this: a deletion rewrites the segment
-/// that held the entry (`purge`), so this bounds what one deletion rewrites.
+/// Merged segments stay around this size or below: a deletion rewrites the
+/// segment that held the entry (`purge`), so this bounds what it rewrites.
 const MAX_SEGMENT_DOCS: usize = 100_000;
 
 /// How often a purge retries segments that a background merge holds.
@@ -104,8 +104,8 @@ impl IndexWriterTask {
             }
             e => e.into(),
         })?;
-        // A log merge joins 8 segments of a size, each smaller than its
-        // limit, so a limit of an eighth bounds what comes out.
+        // A log merge joins the segments of one size level once there are 8
+        // (more when a bulk commit adds many at once), each below its limit.
         let mut policy = LogMergePolicy::default();
         policy.set_min_num_segments(8);
         policy.set_max_docs_before_merge(MAX_SEGMENT_DOCS / 8);

@@ -1,7 +1,8 @@
 //! Writes a realistic synthetic archive straight into a dossier store: N email
 //! entries over C cards (names, company domains, 5 years of dates, subjects and
 //! bodies drawn from a Zipf-distributed 20,000-word vocabulary, every fifth with
-//! a PDF attachment and its extracted text). Build the index afterwards with `dossier reindex`.
+//! a PDF attachment and its extracted text). Build the index afterwards with
+//! `dossier reindex`.
 //!
 //!   cargo run --release --example gen_archive -- DATA_DIR MESSAGES CARDS
 

@@ -225,7 +225,8 @@ impl Eraser {
         tracing::info!(
             index_ms,
             total_ms = started.elapsed().as_millis(),
-            "deletion erased from the index and the WAL"
+            checkpointed,
+            "deletion erased from the index (and, if checkpointed, the WAL)"
         );
         if checkpointed {
             if wal {

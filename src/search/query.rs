@@ -32,7 +32,7 @@ pub struct Parsed {
 }
 
 /// Fields a bare phrase also searches as a phrase (they have no shingles).
-const UNPAIRED: [&str; 4] = ["from", "to", "cc", "attachment"];
+const UNSHINGLED: [&str; 4] = ["from", "to", "cc", "attachment"];
 
 /// A bare `"phrase"` over the shingle fields: two words are one pair, three
 /// one triple, more a phrase of their overlapping triples (exact: each triple
@@ -49,7 +49,7 @@ fn phrase(inner: &str, words: &dyn Fn(&str) -> Vec<String>) -> Option<String> {
         format!("triples:\"{}\"", triples.join(" "))
     };
     let quoted = format!("\"{inner}\"");
-    let others: Vec<String> = UNPAIRED.iter().map(|f| format!("{f}:{quoted}")).collect();
+    let others: Vec<String> = UNSHINGLED.iter().map(|f| format!("{f}:{quoted}")).collect();
     Some(format!("({shingled} OR {})", others.join(" OR ")))
 }
 

@@ -159,11 +159,6 @@ impl Schema {
         }
     }
 
-    /// The text fields whose shingles `pairs` and `triples` hold.
-    pub fn paired_fields(&self) -> [Field; 3] {
-        [self.subject, self.body, self.attachment_text]
-    }
-
     /// Fields a bare query word searches.
     pub fn default_fields(&self) -> Vec<Field> {
         vec![

@@ -132,5 +132,6 @@ fn req(q: String) -> SearchRequest {
         facets: false,
         hidden_cards: vec![],
         types: vec![],
+        ..SearchRequest::default()
     }
 }

@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::domain::ApiToken;
 use crate::erase::Eraser;
 use crate::http::{self, AppState, HttpLimits};
-use crate::ingest::{ContentStore, Ingest, Worker};
-use crate::search::{IndexError, IndexWriterTask, SearchIndex, Searcher};
+use crate::ingest::{ContentStore, Ingest, TextSignals, TextWorker, Worker};
+use crate::search::{IndexError, IndexHandle, IndexWriterTask, SearchIndex, Searcher};
 use crate::smtp::{self, SmtpConfig};
 use crate::sources::{ImapIngest, SmtpIngest};
 use crate::store::{Store, StoreError};
@@ -63,6 +63,95 @@ impl Storage {
             spool: ContentStore::open(&config.spool_dir())?,
             blobs: ContentStore::open(&config.blob_dir())?,
         })
+    }
+}
+
+/// What works off the queue and the stored data, over one index writer:
+/// `serve` and `import` build them the same way.
+pub struct Workers {
+    pub ingest: Worker,
+    pub texts: TextWorker,
+    pub eraser: Eraser,
+}
+
+impl Workers {
+    pub fn build(config: &Config, storage: &Storage, index: IndexHandle) -> Self {
+        let eraser = Eraser::new(
+            storage.store.clone(),
+            storage.spool.clone(),
+            storage.blobs.clone(),
+            index.clone(),
+        );
+        let signals = TextSignals::default();
+        let ingest = Worker {
+            store: storage.store.clone(),
+            spool: storage.spool.clone(),
+            blobs: storage.blobs.clone(),
+            index,
+            batch_size: config.ingest.batch_size,
+            batch_max_bytes: config.ingest.batch_max_bytes,
+            max_attempts: config.ingest.max_attempts,
+            team_domains: config.archive.team_domains.clone(),
+            accept_from: config.archive.accept_from,
+            archive_domain: config.archive.domain.clone(),
+            eraser: eraser.clone(),
+            texts: signals.clone(),
+            mime_limits: config.ingest.mime_limits(),
+        };
+        let texts = TextWorker {
+            store: storage.store.clone(),
+            blobs: storage.blobs.clone(),
+            sandbox: config.extract.sandbox(),
+            eraser: eraser.clone(),
+            max_text_per_entry: config.extract.max_text_bytes_per_message,
+            signals,
+        };
+        Workers {
+            ingest,
+            texts,
+            eraser,
+        }
+    }
+
+    /// Runs both workers until `shutdown`, each restarted if it panics.
+    pub fn spawn(
+        self,
+        wake: Arc<Notify>,
+        poll: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> JoinHandle<()> {
+        let (ingest, texts) = (self.ingest, self.texts);
+        let stop = shutdown.clone();
+        let a = tokio::spawn(supervise("ingest worker", move || {
+            ingest.clone().run(wake.clone(), poll, stop.clone())
+        }));
+        let b = tokio::spawn(supervise("attachment text worker", move || {
+            texts.clone().run(poll, shutdown.clone())
+        }));
+        tokio::spawn(async move {
+            let _ = a.await;
+            let _ = b.await;
+        })
+    }
+}
+
+/// Runs the task `make` gives until it ends; if it panics, logs that and
+/// starts a new one after a pause (a bug must not stop the gateway's work).
+pub async fn supervise<F, Fut>(name: &'static str, mut make: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match tokio::spawn(make()).await {
+            Err(e) if e.is_panic() => {
+                tracing::error!(worker = name, "worker panicked; restarting it");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(30));
+            }
+            _ => return,
+        }
     }
 }
 
@@ -149,12 +238,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let (index, stale) = SearchIndex::open_or_replace(&config.index.dir)?;
     let (index_handle, index_task) =
         IndexWriterTask::spawn(&index, config.index.writer_memory_bytes)?;
-    let eraser = Eraser::new(
-        storage.store.clone(),
-        storage.spool.clone(),
-        storage.blobs.clone(),
-        index_handle.clone(),
-    );
+    let workers = Workers::build(&config, &storage, index_handle.clone());
+    let eraser = workers.eraser.clone();
+    let text_signals = workers.texts.signals.clone();
     // Deletions a crash interrupted are finished before anything is served.
     eraser.finish().await?;
     if stale {
@@ -192,21 +278,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         wake.clone(),
     );
 
-    let worker = Worker {
-        store: storage.store.clone(),
-        spool: storage.spool.clone(),
-        blobs: storage.blobs.clone(),
-        index: index_handle.clone(),
-        batch_size: config.ingest.batch_size,
-        max_attempts: config.ingest.max_attempts,
-        team_domains: config.archive.team_domains.clone(),
-        accept_from: config.archive.accept_from,
-        archive_domain: config.archive.domain.clone(),
-        eraser: eraser.clone(),
-    };
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let retries = tokio::spawn(eraser.clone().run_retries(ERASE_RETRY, shutdown_rx.clone()));
-    let worker_task = tokio::spawn(worker.run(wake, poll, shutdown_rx.clone()));
+    let worker_task = workers.spawn(wake, poll, shutdown_rx.clone());
 
     let imap_status: Vec<_> = config
         .imap
@@ -221,7 +295,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .collect();
     let state = AppState {
         store: storage.store.clone(),
-        searcher: Searcher::new(index),
+        searcher: Searcher::with_limits(index, config.search.limits()),
+        texts: text_signals,
+        text_wait: Duration::from_secs(config.extract.timeout_secs + 2),
         spool: storage.spool.clone(),
         blobs: storage.blobs.clone(),
         archive_domain: config.archive.domain.clone(),

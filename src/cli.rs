@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 use crate::app::{self, Storage};
 use crate::config::Config;
@@ -56,6 +57,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE.mbox")]
         out: PathBuf,
     },
+    /// Internal: the text of one file on stdin, run by the gateway itself in
+    /// a child process under memory and time limits.
+    #[command(hide = true)]
+    Extract {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        max_input_bytes: u64,
+        #[arg(long)]
+        max_text_bytes: usize,
+        #[arg(long)]
+        max_unzipped_bytes: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,9 +90,54 @@ pub enum CardCommand {
     Create { title: String },
 }
 
+/// The whole program: the extraction child runs without a runtime (its
+/// address space is limited); everything else on tokio.
+pub fn main(cli: Cli) -> std::process::ExitCode {
+    if let Some(Command::Extract {
+        kind,
+        max_input_bytes,
+        max_text_bytes,
+        max_unzipped_bytes,
+    }) = &cli.command
+    {
+        let Some(kind) = crate::extract::Kind::parse(kind) else {
+            eprintln!("unknown kind {kind:?}");
+            return std::process::ExitCode::from(2);
+        };
+        let code = crate::extract::run_child(crate::extract::ChildArgs {
+            kind,
+            max_input_bytes: *max_input_bytes,
+            max_text_bytes: *max_text_bytes,
+            max_unzipped_bytes: *max_unzipped_bytes,
+        });
+        return std::process::ExitCode::from(code as u8);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Extract { .. } => anyhow::bail!("extract runs only as the gateway's child"),
         Command::Serve => serve(config).await,
         Command::User(UserCommand::Add { email, name, admin }) => {
             let email = email.trim();

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use crate::app::Storage;
 use crate::config::Config;
 use crate::domain::Source;
-use crate::ingest::{spool::sha256_hex, Envelope, Ingest, Worker};
+use crate::ingest::{spool::sha256_hex, Envelope, Ingest};
 use crate::mail::{self, mbox};
 use crate::search::{IndexError, IndexWriterTask, SearchIndex};
 
@@ -215,25 +215,13 @@ fn start_worker(
         Err(IndexError::Locked(_)) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let eraser = crate::erase::Eraser::new(
-        storage.store.clone(),
-        storage.spool.clone(),
-        storage.blobs.clone(),
-        handle.clone(),
+    // Attachment text left pending when the import ends is extracted by the
+    // server at its next start.
+    let run = crate::app::Workers::build(config, storage, handle).spawn(
+        wake,
+        Duration::from_millis(200),
+        stop,
     );
-    let worker = Worker {
-        eraser,
-        store: storage.store.clone(),
-        spool: storage.spool.clone(),
-        blobs: storage.blobs.clone(),
-        index: handle,
-        batch_size: config.ingest.batch_size,
-        max_attempts: config.ingest.max_attempts,
-        team_domains: config.archive.team_domains.clone(),
-        accept_from: config.archive.accept_from,
-        archive_domain: config.archive.domain.clone(),
-    };
-    let run = tokio::spawn(worker.run(wake, Duration::from_millis(200), stop));
     Ok(Some((run, task)))
 }
 

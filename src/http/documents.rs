@@ -10,7 +10,6 @@ use super::error::extract::Path;
 use super::input::{self, IdOrCode};
 use super::manual::{entry_response, index_entry};
 use super::{AppState, Caller, Error};
-use crate::extract;
 use crate::store::{NewDocument, NewEntry};
 
 /// A file name a user sent, safe to show and to offer as a download name:
@@ -129,30 +128,24 @@ pub async fn upload(
         .transpose()?
         .unwrap_or_default();
 
-    // Text for search and the blob on disk (durable) before the row points at
-    // it, with no erasure of the same bytes in between.
+    // The blob on disk (durable) before the row points at it, with no
+    // erasure of the same bytes in between. Its text comes from the
+    // sandboxed text worker, which this request then waits for (bounded).
     let gate = st.blobs.gate().await;
-    let (blobs, name, ct) = (st.blobs.clone(), filename.clone(), content_type.clone());
-    let (sha256, extracted) = tokio::task::spawn_blocking(move || {
-        let extracted = extract::extract(&ct, name.as_deref(), &bytes);
-        blobs
-            .put_durable(&bytes)
-            .map(|sha| (sha, (extracted, bytes.len())))
-    })
-    .await
-    .map_err(Error::internal)?
-    .map_err(Error::internal)?;
-    let (extracted, size) = extracted;
+    let blobs = st.blobs.clone();
+    let size = bytes.len();
+    let sha256 = tokio::task::spawn_blocking(move || blobs.put_durable(&bytes))
+        .await
+        .map_err(Error::internal)?
+        .map_err(Error::internal)?;
+    let text_status = crate::extract::Kind::initial_status(&content_type, filename.as_deref());
     let document = NewDocument {
         filename,
         content_type,
         size: size as i64,
         sha256,
-        text_status: Some(extracted.status()),
-        text: match extracted {
-            extract::Extraction::Text(t) => Some(t),
-            _ => None,
-        },
+        text_status: Some(text_status.to_owned()),
+        text: None,
     };
     let new = NewEntry {
         card_id,
@@ -169,7 +162,10 @@ pub async fn upload(
     };
     let (id, _) = st.store.create_entry(&new).await?;
     drop(gate);
-    let entry = index_entry(&st, id).await?;
+    index_entry(&st, id).await?;
+    st.texts.wake();
+    st.texts.wait(&st.store, &[id], st.text_wait).await?;
+    let entry = st.store.entry(id).await?;
     entry_response(&st, &user, StatusCode::CREATED, entry).await
 }
 

@@ -35,6 +35,12 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// The server could not do it in time (a search over its budget).
+    #[error("{0}")]
+    Unavailable(String),
+    /// The request ran out of time.
+    #[error("{0}")]
+    Timeout(String),
     /// A real server-side failure (I/O, database). Logged; the client gets no details.
     #[error("internal error")]
     Internal(String),
@@ -55,6 +61,8 @@ impl Error {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -75,6 +83,10 @@ impl IntoResponse for Error {
             body["error"]["in_use"] = json!(n);
         }
         let mut resp = (status, axum::Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -104,6 +116,8 @@ impl From<SearchError> for Error {
             SearchError::TooMany(n) => Error::BadRequest(format!(
                 "q matches {n} entries, more than a listing narrows by; add filters or use /api/search"
             )),
+            e @ SearchError::TimedOut(_) => Error::Unavailable(e.to_string()),
+            e @ SearchError::Cancelled => Error::Timeout(e.to_string()),
             e => Error::internal(e),
         }
     }

@@ -238,8 +238,10 @@ async fn text_matches(
             .into_iter()
             .map(|t| (t.code.to_lowercase(), t.id))
             .collect(),
+        budget: st.searcher.budget(),
         ..SearchRequest::default()
     };
+    let _cancel = req.budget.cancel_on_drop();
     let searcher = st.searcher.clone();
     Ok(
         tokio::task::spawn_blocking(move || searcher.matching_ids(&req, MAX_TEXT_MATCHES))

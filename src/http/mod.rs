@@ -51,6 +51,11 @@ pub struct AppState {
     /// The index writer, for entries written over HTTP (searchable at once).
     pub index: crate::search::IndexHandle,
     pub eraser: crate::erase::Eraser,
+    /// Wakes the attachment text worker; tells when it did a step.
+    pub texts: crate::ingest::TextSignals,
+    /// How long an upload waits for its attachments' text before answering
+    /// with `text_status: "pending"`.
+    pub text_wait: Duration,
     /// `cards.statuses`; the first is a new card's.
     pub statuses: std::sync::Arc<Vec<String>>,
     pub edit_window_minutes: u64,

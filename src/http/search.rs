@@ -95,7 +95,10 @@ pub async fn search(
             .into_iter()
             .map(|t| (t.code.to_lowercase(), t.id))
             .collect(),
+        budget: st.searcher.budget(),
     };
+    // Dropped with this future when the request ends: the search stops too.
+    let _cancel = req.budget.cancel_on_drop();
     let searcher = st.searcher.clone();
     let results = tokio::task::spawn_blocking(move || searcher.search(&req))
         .await

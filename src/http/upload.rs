@@ -109,8 +109,17 @@ pub async fn wait_processed(st: &AppState, queue_id: i64) -> Result<Option<Vec<E
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
+    // Their attachments' text too, when it comes in time.
+    let ids: Vec<i64> = st
+        .store
+        .message_entries(queue_id)
+        .await?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    st.texts.wait(&st.store, &ids, st.text_wait).await?;
     let mut entries = Vec::new();
-    for (id, _) in st.store.message_entries(queue_id).await? {
+    for id in ids {
         entries.push(st.store.entry(id).await?);
     }
     Ok(Some(entries))

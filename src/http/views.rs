@@ -142,6 +142,10 @@ pub struct EntryView {
     pub date_raw: Option<String>,
     /// True when `date` is the forward's date because the original's could not be read.
     pub date_is_fallback: bool,
+    /// What a bound kept from being read (too many MIME parts, too deep, …);
+    /// the raw message holds everything.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     pub author: Author,
     pub communication_type: Option<TypeRef>,
     /// `general` or `financial`: the log the communication type belongs to.
@@ -424,6 +428,7 @@ impl Viewing {
             forward_chain: e.meta.forward_chain,
             date_raw: e.meta.date_raw,
             date_is_fallback: e.meta.date_is_fallback,
+            skipped: e.meta.skipped,
             author: Author {
                 kind: e.author_kind,
                 user: self.user(e.author_id),

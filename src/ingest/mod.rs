@@ -6,6 +6,7 @@
 pub mod classify;
 mod committer;
 pub mod spool;
+pub mod texts;
 pub mod worker;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 pub use spool::ContentStore;
+pub use texts::{TextSignals, TextWorker};
 pub use worker::Worker;
 
 use crate::domain::{ArchiveCode, Source};

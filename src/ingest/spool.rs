@@ -211,6 +211,14 @@ impl ContentStore {
         Ok(out)
     }
 
+    /// Stored content opened for reading (handed to the extraction child).
+    pub fn open_file(&self, sha: &str) -> io::Result<File> {
+        let path = self
+            .path_of(sha)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a digest"))?;
+        File::open(path)
+    }
+
     pub fn get(&self, sha: &str) -> io::Result<Vec<u8>> {
         let path = self
             .path_of(sha)

@@ -8,9 +8,10 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 use super::spool::Staged;
+use super::texts::TextSignals;
 use super::ContentStore;
 use crate::config::AcceptFrom;
-use crate::extract;
+use crate::extract::Kind;
 use crate::mail::{self, Direction, Team};
 use crate::search::{IndexDoc, IndexError, IndexHandle};
 use crate::store::{
@@ -34,6 +35,8 @@ pub struct Worker {
     pub blobs: ContentStore,
     pub index: IndexHandle,
     pub batch_size: u32,
+    /// Raw bytes of one batch together (at least one message is taken).
+    pub batch_max_bytes: u64,
     pub max_attempts: u32,
     /// `archive.team_domains`; users' own addresses are read per batch.
     pub team_domains: Vec<String>,
@@ -41,6 +44,9 @@ pub struct Worker {
     pub archive_domain: String,
     /// Erases what a re-delivered deleted mail brought along.
     pub eraser: crate::erase::Eraser,
+    /// Attachment text is extracted after the batch, by the text worker.
+    pub texts: TextSignals,
+    pub mime_limits: mail::Limits,
 }
 
 /// What one message produced, before it is stored.
@@ -53,34 +59,30 @@ struct Prepared {
 impl Worker {
     /// Processes one batch from the queue; returns how many messages it took.
     /// Returns once the batch is stored, indexed and marked done.
+    ///
+    /// The attempt is counted durably before any message is looked at, so a
+    /// message that takes the whole process down is counted on the next start
+    /// and parked after `max_attempts`; messages that were in a batch when it
+    /// stopped are then processed one at a time until the culprit is found.
     pub async fn run_once(&self) -> Result<usize, WorkerError> {
-        let queued = self.store.queued(self.batch_size).await?;
+        let queued = self
+            .store
+            .take_batch(self.batch_size, self.batch_max_bytes, self.max_attempts)
+            .await?;
         if queued.is_empty() {
             return Ok(0);
         }
         let n = queued.len();
-        let mut entries = Vec::new();
-        let mut staged = Vec::new();
-        let mut ok_ids = Vec::new();
-        // Addresses on the archive domain (like the bootstrap admin's) are
-        // never team: anyone can put them in a From header.
-        let suffix = format!("@{}", self.archive_domain.to_ascii_lowercase());
-        let mut users = self.store.team_users().await?;
-        users.retain(|(_, a)| !a.ends_with(&suffix));
-        let team = TeamList {
-            addresses: users.iter().map(|(_, a)| a.clone()).collect(),
-            users: Arc::new(users),
-            domains: self.team_domains.clone(),
-            accept_from: self.accept_from,
-            types: Arc::new(self.store.comm_types().await?),
-        };
+        let team = self.team_list().await?;
+        let (mut entries, mut staged, mut ok_ids) = (Vec::new(), Vec::new(), Vec::new());
         for msg in queued {
-            let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
             let id = msg.id;
+            let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
+            let limits = self.mime_limits;
             let prepared =
-                tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &team, &msg))
+                tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &team, &msg, &limits))
                     .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                    .unwrap_or_else(|e| Err(panicked(e)));
             match prepared {
                 Ok(Outcome::Ready(p)) => {
                     entries.extend(p.entries);
@@ -125,12 +127,31 @@ impl Worker {
             return Err(e.into());
         }
         self.store.set_message_state(&ok_ids, "done").await?;
+        if entries.iter().any(|e| !e.documents.is_empty()) {
+            self.texts.wake();
+        }
         if redelivered {
             if let Err(e) = self.eraser.finish().await {
                 tracing::error!(error = %e, "erasing a re-delivered deleted mail failed; retried later");
             }
         }
         Ok(n)
+    }
+
+    /// Who counts as the team while this batch is processed.
+    async fn team_list(&self) -> Result<TeamList, WorkerError> {
+        // Addresses on the archive domain (like the bootstrap admin's) are
+        // never team: anyone can put them in a From header.
+        let suffix = format!("@{}", self.archive_domain.to_ascii_lowercase());
+        let mut users = self.store.team_users().await?;
+        users.retain(|(_, a)| !a.ends_with(&suffix));
+        Ok(TeamList {
+            addresses: users.iter().map(|(_, a)| a.clone()).collect(),
+            users: Arc::new(users),
+            domains: self.team_domains.clone(),
+            accept_from: self.accept_from,
+            types: Arc::new(self.store.comm_types().await?),
+        })
     }
 
     /// Runs until `shutdown`: drains the queue whenever woken, and scans it
@@ -206,11 +227,25 @@ enum Outcome {
     Quarantine(String),
 }
 
+/// A panic while processing one message fails that message only.
+fn panicked(e: tokio::task::JoinError) -> std::io::Error {
+    let what = match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into()),
+        Err(e) => e.to_string(),
+    };
+    std::io::Error::other(format!("processing panicked: {what}"))
+}
+
 fn prepare(
     spool: &ContentStore,
     blobs: &ContentStore,
     team: &TeamList,
     msg: &QueuedMessage,
+    limits: &mail::Limits,
 ) -> Result<Outcome, std::io::Error> {
     let raw = spool.get(&msg.sha256)?;
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
@@ -227,7 +262,9 @@ fn prepare(
             )));
         }
     }
-    let extracted = mail::analyze(&raw, &team.team()).entries;
+    let analysis = mail::analyze_within(&raw, &team.team(), limits);
+    let skipped = analysis.skipped;
+    let extracted = analysis.entries;
     let several = extracted.len() > 1;
     let mut entries = Vec::new();
     let mut staged = Vec::new();
@@ -237,17 +274,15 @@ fn prepare(
             let blob = blobs.stage(&a.bytes)?;
             let sha256 = blob.sha.clone();
             staged.push(blob);
-            let extracted = extract::extract(&a.content_type, a.filename.as_deref(), &a.bytes);
+            // The text comes later, from the sandboxed text worker.
+            let status = Kind::initial_status(&a.content_type, a.filename.as_deref());
             documents.push(NewDocument {
                 filename: a.filename.clone(),
                 content_type: a.content_type.clone(),
                 size: a.bytes.len() as i64,
                 sha256,
-                text_status: Some(extracted.status()),
-                text: match extracted {
-                    extract::Extraction::Text(t) => Some(t),
-                    _ => None,
-                },
+                text_status: Some(status.to_owned()),
+                text: None,
             });
         }
         // The same mail forwarded twice is one entry per card; another
@@ -314,6 +349,7 @@ fn prepare(
                     forward_chain: e.forward_chain.clone(),
                     date_raw: e.date_raw.clone(),
                     date_is_fallback: e.date_is_fallback,
+                    skipped: skipped.clone(),
                 },
                 documents: documents.clone(),
                 author_id,

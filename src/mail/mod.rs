@@ -2,6 +2,7 @@
 //! so reprocessing after a crash and reindexing give the same result.
 
 pub mod forward;
+mod limits;
 pub mod mbox;
 pub mod redact;
 
@@ -10,6 +11,7 @@ use mail_parser::{Address, MessageParser};
 use crate::domain::Mailbox;
 
 pub use forward::{Attachment, Direction, Extracted, Team};
+pub use limits::Limits;
 
 /// Bodies longer than this are truncated for the entry and the index (the raw
 /// message keeps everything).
@@ -21,18 +23,36 @@ pub const MAX_BODY_CHARS: usize = 1_000_000;
 pub struct Analysis {
     pub sender: Option<Mailbox>,
     pub entries: Vec<Extracted>,
+    /// What a bound (`Limits`) kept from being read, in words.
+    pub skipped: Vec<String>,
+}
+
+/// `analyze_within` the default limits.
+pub fn analyze(raw: &[u8], team: &Team<'_>) -> Analysis {
+    analyze_within(raw, team, &Limits::default())
 }
 
 /// Unwraps forwards and extracts the entries a message yields. Never fails: a
 /// message mail-parser cannot make sense of still becomes an entry (with its
-/// text as the body), so nothing accepted disappears.
-pub fn analyze(raw: &[u8], team: &Team<'_>) -> Analysis {
-    let Some(msg) = MessageParser::default().parse(raw) else {
+/// text as the body), so nothing accepted disappears. Past a bound of
+/// `limits`, what could be read is used and the rest named in `skipped`.
+pub fn analyze_within(raw: &[u8], team: &Team<'_>, limits: &Limits) -> Analysis {
+    let mut skipped = Vec::new();
+    let input = limits::bound_input(raw, limits, &mut skipped);
+    let Some(mut msg) = MessageParser::default().parse(&input[..]) else {
         return Analysis {
             sender: None,
             entries: vec![unparseable(raw)],
+            skipped,
         };
     };
+    let dropped = limits::prune_depth(&mut msg, limits.max_mime_depth);
+    if dropped > 0 {
+        skipped.push(format!(
+            "{dropped} MIME parts nested deeper than {} levels (ingest.max_mime_depth) were not read",
+            limits.max_mime_depth
+        ));
+    }
     let sender = msg.from().and_then(|a| mailboxes(a).into_iter().next());
     let mut entries = forward::extract(&msg, team);
     if entries.is_empty() {
@@ -48,7 +68,11 @@ pub fn analyze(raw: &[u8], team: &Team<'_>) -> Analysis {
                 .collect();
         }
     }
-    Analysis { sender, entries }
+    Analysis {
+        sender,
+        entries,
+        skipped,
+    }
 }
 
 fn unparseable(raw: &[u8]) -> Extracted {

@@ -1,12 +1,16 @@
 //! Full-text search: schema, the single writer task, and the shared reader.
 
+mod budget;
 mod facets;
+mod guard;
 pub mod query;
 mod reader;
 mod rebuild;
 mod schema;
 mod writer;
 
+pub use budget::{Budget, CancelOnDrop};
+pub use guard::SearchLimits;
 pub use reader::{Hit, SearchError, SearchRequest, SearchResults, Searcher, Sort};
 pub use rebuild::{rebuild, RebuildError};
 pub use schema::{IndexDoc, Schema};

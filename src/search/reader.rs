@@ -5,12 +5,14 @@ use std::ops::Bound;
 
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{
-    AllQuery, BooleanQuery, FuzzyTermQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::snippet::SnippetGenerator;
 use tantivy::{DateTime, DocAddress, Order, TantivyDocument, Term};
 
+use super::budget::Budget;
+use super::guard::{self, SearchLimits};
 use super::query::{self, Filter};
 use super::{facets, IndexError, SearchIndex};
 use crate::domain::Mailbox;
@@ -22,6 +24,12 @@ pub enum SearchError {
     /// A text filter that matches more entries than a listing can narrow by.
     #[error("the query matches {0} entries; narrow it")]
     TooMany(usize),
+    /// The time budget (`search.timeout_ms`) ran out before the search ended.
+    #[error("the search took longer than {0} ms; narrow the query")]
+    TimedOut(u64),
+    /// The request that asked for it is gone.
+    #[error("the search was cancelled")]
+    Cancelled,
     #[error(transparent)]
     Index(#[from] IndexError),
 }
@@ -99,6 +107,8 @@ pub struct SearchRequest {
     pub hidden_cards: Vec<i64>,
     /// Communication types by code, for `type:` (lowercased code → id).
     pub types: Vec<(String, i64)>,
+    /// Stops the search when spent; `Searcher::budget` gives a fresh one.
+    pub budget: Budget,
 }
 
 #[derive(Debug, Serialize)]
@@ -121,16 +131,40 @@ pub struct SearchResults {
     pub facets: Option<serde_json::Value>,
 }
 
+/// The query snippets highlight.
+type Highlight = Box<dyn Query>;
+
 #[derive(Clone)]
 pub struct Searcher {
     index: SearchIndex,
+    limits: SearchLimits,
 }
 
 const SNIPPET_CHARS: usize = 200;
 
 impl Searcher {
     pub fn new(index: SearchIndex) -> Self {
-        Searcher { index }
+        Searcher::with_limits(index, SearchLimits::default())
+    }
+
+    pub fn with_limits(index: SearchIndex, limits: SearchLimits) -> Self {
+        Searcher { index, limits }
+    }
+
+    /// A budget of `search.timeout_ms` starting now, for one request.
+    pub fn budget(&self) -> Budget {
+        Budget::new(std::time::Duration::from_millis(self.limits.timeout_ms))
+    }
+
+    /// The outcome of a search the budget may have cut short.
+    fn finished<T>(&self, budget: &Budget, result: T) -> Result<T, SearchError> {
+        if budget.cancelled() {
+            Err(SearchError::Cancelled)
+        } else if budget.tripped() {
+            Err(SearchError::TimedOut(self.limits.timeout_ms))
+        } else {
+            Ok(result)
+        }
     }
 
     /// The text part of the query (tantivy's own syntax after our rewrite).
@@ -138,6 +172,7 @@ impl Searcher {
         if text.trim().is_empty() {
             return Ok(Box::new(AllQuery));
         }
+        guard::check_syntax(text).map_err(SearchError::BadQuery)?;
         let s = &self.index.schema;
         let mut parser = QueryParser::for_index(&self.index.index, s.default_fields());
         // Gmail-like: every word must match.
@@ -189,18 +224,15 @@ impl Searcher {
                     .expect("registered at open");
                 let mut stream = analyzer.token_stream(p);
                 let word = stream.next().map(|t| t.text.clone()).unwrap_or_default();
-                let per_field = s
-                    .default_fields()
-                    .into_iter()
-                    .map(|f| -> (Occur, Box<dyn Query>) {
-                        let t = Term::from_field_text(f, &word);
-                        (
-                            Occur::Should,
-                            Box::new(FuzzyTermQuery::new_prefix(t, 0, true)),
-                        )
-                    })
-                    .collect();
-                Box::new(BooleanQuery::new(per_field))
+                // The words it stands for, counted before anything runs.
+                let terms = guard::prefix_terms(
+                    &self.index.reader.searcher(),
+                    &s.default_fields(),
+                    &word,
+                    self.limits.max_prefix_terms,
+                )
+                .map_err(SearchError::BadQuery)?;
+                Box::new(TermSetQuery::new(terms))
             }
         })
     }
@@ -208,7 +240,8 @@ impl Searcher {
     /// The whole query of a request: text, card, access and operator filters.
     /// The query and the query snippets highlight (phrases as written,
     /// not as shingles).
-    fn build(&self, req: &SearchRequest) -> Result<(BooleanQuery, Box<dyn Query>), SearchError> {
+    fn build(&self, req: &SearchRequest) -> Result<(Box<dyn Query>, Highlight), SearchError> {
+        guard::check_depth(&req.q, self.limits.max_depth).map_err(SearchError::BadQuery)?;
         let analyzer = super::schema::word_analyzer();
         let words = |t: &str| super::schema::adjacent_words(&mut analyzer.clone(), t);
         let parsed = query::parse(&req.q, &words).map_err(SearchError::BadQuery)?;
@@ -232,7 +265,8 @@ impl Searcher {
             let occur = if *neg { Occur::MustNot } else { Occur::Must };
             clauses.push((occur, self.filter_query(f, &req.types)?));
         }
-        Ok((BooleanQuery::new(clauses), highlight))
+        let query = req.budget.wrap(Box::new(BooleanQuery::new(clauses)));
+        Ok((query, highlight))
     }
 
     /// The ids of every entry the request matches (no ranking, no paging);
@@ -241,15 +275,20 @@ impl Searcher {
         let (query, _) = self.build(req)?;
         let searcher = self.index.reader.searcher();
         let total = searcher.search(&query, &Count)?;
+        let total = self.finished(&req.budget, total)?;
         if total > cap {
             return Err(SearchError::TooMany(total));
         }
         let ids = searcher.search(&query, &EntryIds)?;
+        let ids = self.finished(&req.budget, ids)?;
         Ok(ids.into_iter().map(|v| v as i64).collect())
     }
 
     /// Runs a search; blocking (call from `spawn_blocking`).
     pub fn search(&self, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+        if req.budget.spent() {
+            self.finished(&req.budget, ())?;
+        }
         let s = &self.index.schema;
         let (query, text_query) = self.build(req)?;
         let searcher = self.index.reader.searcher();
@@ -270,10 +309,15 @@ impl Searcher {
         } else {
             None
         };
+        self.finished(&req.budget, ())?;
         let mut snippets = SnippetGenerator::create(&searcher, &*text_query, s.body)?;
         snippets.set_max_num_chars(SNIPPET_CHARS);
         let mut hits = Vec::with_capacity(addresses.len());
         for addr in addresses {
+            // Snippets of long bodies cost too: the budget covers them.
+            if req.budget.spent() {
+                self.finished(&req.budget, ())?;
+            }
             let doc: TantivyDocument = searcher.doc(addr)?;
             let text = |f| doc.get_first(f).and_then(|v| v.as_str()).map(str::to_owned);
             let num = |f| doc.get_first(f).and_then(|v| v.as_u64()).unwrap_or(0) as i64;

@@ -59,6 +59,9 @@ pub struct EmailMeta {
     pub date_raw: Option<String>,
     #[serde(default)]
     pub date_is_fallback: bool,
+    /// What a parsing bound kept from being read (too many parts, too deep…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
 }
 
 /// An email entry derived from a queued message for one card.

@@ -13,6 +13,7 @@ mod manual;
 mod policies;
 mod quarantine;
 mod queue;
+mod texts;
 mod types;
 mod users;
 
@@ -26,6 +27,7 @@ pub use labels::{Label, LabelFields};
 pub use manual::{CardChange, EntryChange, NewEntry, Revision};
 pub use quarantine::{FailedMessage, Quarantined};
 pub use queue::{Annotations, MessageRef, NewMessage, QueuedMessage};
+pub use texts::PendingText;
 pub use types::{CommType, TypeFields};
 pub use users::User;
 

@@ -43,6 +43,8 @@ pub struct QueuedMessage {
     pub id: i64,
     pub sha256: String,
     pub received_at: String,
+    pub size: i64,
+    /// Counting the one in progress.
     pub attempts: i64,
     pub released: bool,
     /// (card, the recipient address that routed to it)
@@ -96,20 +98,75 @@ impl Store {
         Ok(ids)
     }
 
-    /// Oldest first. `stored` rows are included: processing is idempotent, and a
-    /// row left `stored` by a failed state update must not wait for a restart.
-    pub async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
+    /// The next batch, oldest first, with its attempt counted durably before
+    /// the caller processes it. `stored` rows are included: processing is
+    /// idempotent, and a row left `stored` by a failed state update must not
+    /// wait for a restart.
+    ///
+    /// A message whose attempts were interrupted `max_attempts` times (the
+    /// process died with it) is parked as `failed` first. A message with an
+    /// earlier attempt is a suspect and gets a batch of its own, so the one
+    /// that stops the process is told apart from its batch mates.
+    pub async fn take_batch(
+        &self,
+        limit: u32,
+        max_bytes: u64,
+        max_attempts: u32,
+    ) -> Result<Vec<QueuedMessage>> {
+        sqlx::query(
+            "UPDATE messages SET state = 'failed',
+                    last_error = 'processing was interrupted ' || attempts || ' times: the gateway \
+stopped (crashed, was killed or ran out of memory) while handling this message'
+                                 || COALESCE(' (last error: ' || last_error || ')', '')
+             WHERE state IN ('queued', 'stored') AND attempts >= ?",
+        )
+        .bind(max_attempts)
+        .execute(&self.writer)
+        .await?;
+        let rows = self.queued(limit).await?;
+        let mut batch = Vec::new();
+        let mut bytes = 0u64;
+        for m in rows {
+            let suspect = m.attempts > 0;
+            if !batch.is_empty() && (suspect || bytes + m.size as u64 > max_bytes) {
+                break;
+            }
+            bytes += m.size as u64;
+            batch.push(m);
+            if suspect {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            return Ok(batch);
+        }
+        let ids: Vec<i64> = batch.iter().map(|m| m.id).collect();
+        sqlx::query(
+            "UPDATE messages SET attempts = attempts + 1
+             WHERE id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(serde_json::to_string(&ids).expect("ids serialize"))
+        .execute(&self.writer)
+        .await?;
+        for m in &mut batch {
+            m.attempts += 1;
+        }
+        Ok(batch)
+    }
+
+    async fn queued(&self, limit: u32) -> Result<Vec<QueuedMessage>> {
         type Row = (
             i64,
             String,
             String,
+            i64,
             i64,
             bool,
             Option<String>,
             Option<String>,
         );
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT m.id, m.sha256, m.received_at, m.attempts, m.released,
+            "SELECT m.id, m.sha256, m.received_at, m.size, m.attempts, m.released,
                     (SELECT json_group_array(json_array(card_id, rcpt)) FROM message_cards
                      WHERE message_id = m.id),
                     m.annotations_json
@@ -120,11 +177,12 @@ impl Store {
         .await?;
         rows.into_iter()
             .map(
-                |(id, sha256, received_at, attempts, released, cards, annotations)| {
+                |(id, sha256, received_at, size, attempts, released, cards, annotations)| {
                     Ok(QueuedMessage {
                         id,
                         sha256,
                         received_at,
+                        size,
                         attempts,
                         released,
                         cards: cards
@@ -160,12 +218,13 @@ impl Store {
         Ok(())
     }
 
-    /// Counts a failed processing attempt; after `max_attempts` the message is
-    /// parked as `failed` (kept with its error, never dropped).
+    /// Records why an attempt (already counted by `take_batch`) failed; after
+    /// `max_attempts` the message is parked as `failed` (kept with its error,
+    /// never dropped).
     pub async fn message_failed(&self, id: i64, error: &str, max_attempts: u32) -> Result<()> {
         sqlx::query(
-            "UPDATE messages SET attempts = attempts + 1, last_error = ?,
-                    state = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END
+            "UPDATE messages SET last_error = ?,
+                    state = CASE WHEN attempts >= ? THEN 'failed' ELSE 'queued' END
              WHERE id = ?",
         )
         .bind(error)

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod hostile;
 pub mod process;
 pub mod smtp_client;
 
@@ -28,7 +29,10 @@ pub struct TestApp {
 pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let data = format!("{:?}", dir.join("data").display().to_string());
     let index = format!("{:?}", dir.join("index").display().to_string());
+    // The app runs inside the test binary: extraction runs the real dossier.
+    let extractor = format!("{:?}", env!("CARGO_BIN_EXE_dossier"));
     let mut pairs: Vec<(&str, &str)> = vec![
+        ("extract.program", &extractor),
         ("http.listen", "\"127.0.0.1:0\""),
         ("smtp.listen", "\"127.0.0.1:0\""),
         ("storage.data_dir", &data),
@@ -167,15 +171,22 @@ impl TestApp {
     /// Polls a listing until its `total` is `n`; returns the response.
     /// (A deadline, not a speed assertion: it only bounds a hung test.)
     pub async fn wait_total(&self, path: &str, n: u64) -> Value {
+        self.wait_for(path, &format!("a total of {n}"), |v| v["total"] == n)
+            .await
+    }
+
+    /// Polls `path` until `done` holds for its JSON (at most 30 s: a bound
+    /// for a hung test, not a speed assertion); returns it.
+    pub async fn wait_for(&self, path: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut last = Value::Null;
-        for _ in 0..200 {
+        for _ in 0..600 {
             last = self.get_json(path).await;
-            if last["total"] == n {
+            if done(&last) {
                 return last;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{path} never reached a total of {n}; last: {last}");
+        panic!("{path} never showed {what}; last: {last}");
     }
 
     /// Stops the gateway, keeping its directories (see `start_again`).

@@ -1,101 +1,17 @@
-//! Text of attachments, for search. Runs in the worker with a size limit, a
-//! time limit and panic isolation; a file that fails is still stored and
-//! findable by name, and the failure is recorded on the document.
+//! The parsers, run only inside the extraction child (`child.rs`): they may
+//! allocate without bound on hostile input (a PDF stream that inflates to
+//! gigabytes), which the child's limits turn into a clean failure.
 
-use std::io::{Cursor, Read};
-use std::time::Duration;
+use std::io::{BufReader, Cursor, Read};
 
-/// Larger files are not read for text.
-pub const MAX_INPUT_BYTES: usize = 25 * 1024 * 1024;
-/// Text kept per document (the index does not need whole books).
-pub const MAX_TEXT_CHARS: usize = 1_000_000;
-/// Uncompressed bytes read out of an Office/ODF zip (a zip bomb stops here).
-const MAX_UNZIPPED: u64 = 64 * 1024 * 1024;
-const TIME_LIMIT: Duration = Duration::from_secs(10);
+use super::Kind;
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Extraction {
-    Text(String),
-    /// A format we do not read (images, archives…): nothing to report.
-    Unsupported,
-    Failed(String),
-}
+/// Why a parser gave up; shown as `failed: …` on the document.
+pub type Failure = String;
 
-impl Extraction {
-    /// `ok`, `unsupported` or `failed: reason`, as shown on the document.
-    pub fn status(&self) -> String {
-        match self {
-            Extraction::Text(_) => "ok".into(),
-            Extraction::Unsupported => "unsupported".into(),
-            Extraction::Failed(why) => format!("failed: {why}"),
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Kind {
-    Plain,
-    Html,
-    Pdf,
-    Docx,
-    Xlsx,
-    Pptx,
-    Odf,
-    Eml,
-}
-
-fn kind(content_type: &str, filename: Option<&str>) -> Option<Kind> {
-    let ext = filename
-        .and_then(|f| f.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
-    let ct = content_type.to_ascii_lowercase();
-    Some(match (ct.as_str(), ext.as_str()) {
-        (_, "pdf") | ("application/pdf", _) => Kind::Pdf,
-        (_, "docx") => Kind::Docx,
-        (_, "xlsx") => Kind::Xlsx,
-        (_, "pptx") => Kind::Pptx,
-        (_, "odt" | "ods" | "odp") => Kind::Odf,
-        (_, "eml") | ("message/rfc822", _) => Kind::Eml,
-        (_, "html" | "htm") | ("text/html", _) => Kind::Html,
-        (_, "txt" | "csv" | "tsv" | "md" | "json" | "xml") => Kind::Plain,
-        (ct, _) if ct.starts_with("text/") => Kind::Plain,
-        _ => return None,
-    })
-}
-
-/// Extracts text from an attachment; never panics, never takes longer than
-/// the time limit (a parser that hangs is abandoned on its own thread).
-pub fn extract(content_type: &str, filename: Option<&str>, bytes: &[u8]) -> Extraction {
-    let Some(kind) = kind(content_type, filename) else {
-        return Extraction::Unsupported;
-    };
-    if bytes.len() > MAX_INPUT_BYTES {
-        return Extraction::Failed(format!("larger than {MAX_INPUT_BYTES} bytes"));
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let owned = bytes.to_vec();
-    let spawned = std::thread::Builder::new()
-        .name("extract".into())
-        .spawn(move || {
-            let result = std::panic::catch_unwind(|| run(kind, &owned))
-                .unwrap_or_else(|_| Err("the parser crashed on this file".into()));
-            let _ = tx.send(result);
-        });
-    if let Err(e) = spawned {
-        return Extraction::Failed(format!("no thread: {e}"));
-    }
-    match rx.recv_timeout(TIME_LIMIT) {
-        Ok(Ok(text)) => {
-            let text: String = text.chars().take(MAX_TEXT_CHARS).collect();
-            Extraction::Text(text)
-        }
-        Ok(Err(why)) => Extraction::Failed(why),
-        Err(_) => Extraction::Failed(format!("took longer than {}s", TIME_LIMIT.as_secs())),
-    }
-}
-
-fn run(kind: Kind, bytes: &[u8]) -> Result<String, String> {
+/// The text of `bytes`; `max_unzipped` bounds what one zip entry, and all
+/// entries together, may inflate to.
+pub fn run(kind: Kind, bytes: &[u8], max_unzipped: u64) -> Result<String, Failure> {
     match kind {
         Kind::Plain => Ok(String::from_utf8_lossy(bytes).into_owned()),
         Kind::Html => Ok(mail_parser::decoders::html::html_to_text(
@@ -106,22 +22,27 @@ fn run(kind: Kind, bytes: &[u8]) -> Result<String, String> {
             let msg = mail_parser::MessageParser::default()
                 .parse(bytes)
                 .ok_or("not a message")?;
-            let head = [msg.subject().unwrap_or_default()].join(" ");
+            let head = msg.subject().unwrap_or_default();
             Ok(format!("{head}\n{}", msg.body_text(0).unwrap_or_default()))
         }
-        Kind::Docx => zipped_xml(bytes, |n| n == "word/document.xml"),
-        Kind::Xlsx => zipped_xml(bytes, |n| {
+        Kind::Docx => zipped_xml(bytes, max_unzipped, |n| n == "word/document.xml"),
+        Kind::Xlsx => zipped_xml(bytes, max_unzipped, |n| {
             n == "xl/sharedStrings.xml" || n.starts_with("xl/worksheets/sheet")
         }),
-        Kind::Pptx => zipped_xml(bytes, |n| {
+        Kind::Pptx => zipped_xml(bytes, max_unzipped, |n| {
             n.starts_with("ppt/slides/slide") && n.ends_with(".xml")
         }),
-        Kind::Odf => zipped_xml(bytes, |n| n == "content.xml"),
+        Kind::Odf => zipped_xml(bytes, max_unzipped, |n| n == "content.xml"),
     }
 }
 
-/// The text nodes of the XML files in a zip that `wanted` selects.
-fn zipped_xml(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Result<String, String> {
+/// The text nodes of the XML files in a zip that `wanted` selects, streamed
+/// (never a whole entry in memory) and stopped at `max_unzipped` inflated bytes.
+fn zipped_xml(
+    bytes: &[u8],
+    max_unzipped: u64,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<String, Failure> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| format!("zip: {e}"))?;
     let mut names: Vec<String> = zip
         .file_names()
@@ -134,25 +55,44 @@ fn zipped_xml(bytes: &[u8], wanted: impl Fn(&str) -> bool) -> Result<String, Str
     }
     names.sort();
     let mut out = String::new();
-    let mut budget = MAX_UNZIPPED;
+    let mut budget = max_unzipped;
     for name in names {
         let file = zip.by_name(&name).map_err(|e| format!("zip: {e}"))?;
-        let mut xml = Vec::new();
-        file.take(budget)
-            .read_to_end(&mut xml)
-            .map_err(|e| format!("zip: {e}"))?;
-        budget = budget.saturating_sub(xml.len() as u64);
-        xml_text(&xml, &mut out)?;
-        if budget == 0 || out.len() > MAX_TEXT_CHARS * 4 {
-            break;
+        // One byte more than the budget tells an entry that goes over it.
+        let mut counted = Counted {
+            inner: file.take(budget + 1),
+            read: 0,
+        };
+        let parsed = xml_text(BufReader::new(&mut counted), &mut out);
+        if counted.read > budget {
+            return Err(format!(
+                "zip limit ({name} inflates beyond {max_unzipped} bytes)"
+            ));
         }
+        parsed?;
+        budget -= counted.read;
     }
     Ok(out)
 }
 
-fn xml_text(xml: &[u8], out: &mut String) -> Result<(), String> {
+/// Counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// Appends the text nodes of one XML stream to `out`.
+fn xml_text(input: impl std::io::BufRead, out: &mut String) -> Result<(), Failure> {
     use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut reader = quick_xml::Reader::from_reader(input);
     let mut buf = Vec::new();
     loop {
         match reader.read_event_into(&mut buf) {
@@ -183,8 +123,19 @@ fn xml_text(xml: &[u8], out: &mut String) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Extraction;
     use super::*;
     use std::io::Write;
+
+    fn extract(content_type: &str, filename: Option<&str>, bytes: &[u8]) -> Extraction {
+        match Kind::of(content_type, filename) {
+            None => Extraction::Unsupported,
+            Some(kind) => match run(kind, bytes, 64 << 20) {
+                Ok(text) => Extraction::Text(text),
+                Err(why) => Extraction::Failed(why),
+            },
+        }
+    }
 
     pub fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -286,5 +237,27 @@ mod tests {
         assert!(
             matches!(extract("", Some("e.pptx"), &empty_zip), Extraction::Failed(m) if m.contains("no document content"))
         );
+    }
+
+    #[test]
+    fn a_zip_entry_that_inflates_past_the_budget_stops_there() {
+        let bomb = format!(
+            "<w:document>{}</w:document>",
+            "<w:t>aaaa</w:t>".repeat(300_000)
+        );
+        let docx = zip_of(&[("word/document.xml", &bomb)]);
+        assert!(docx.len() < bomb.len() / 50, "compresses well");
+        match run(Kind::Docx, &docx, 1 << 20) {
+            Err(why) => assert!(why.starts_with("zip limit (word/document.xml"), "{why}"),
+            Ok(t) => panic!("read {} bytes of text", t.len()),
+        }
+        // The budget is for all entries together.
+        let part = "<si><t>bbbb</t></si>".repeat(20_000);
+        let xlsx = zip_of(&[
+            ("xl/sharedStrings.xml", &part),
+            ("xl/worksheets/sheet1.xml", &part),
+        ]);
+        assert!(run(Kind::Xlsx, &xlsx, part.len() as u64 + 10).is_err());
+        assert!(run(Kind::Xlsx, &xlsx, 2 * part.len() as u64).is_ok());
     }
 }

@@ -203,6 +203,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         accept_from: config.archive.accept_from,
         archive_domain: config.archive.domain.clone(),
         eraser: eraser.clone(),
+        sender_check: crate::ingest::auth::SenderCheck::new(&config),
     };
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let retries = tokio::spawn(eraser.clone().run_retries(ERASE_RETRY, shutdown_rx.clone()));

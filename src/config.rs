@@ -23,6 +23,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub imap: ImapSection,
     pub ingest: IngestConfig,
+    pub auth: crate::mail::auth::AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,6 +106,8 @@ pub struct ArchiveConfig {
     pub domain: String,
     pub team_domains: Vec<String>,
     pub accept_from: AcceptFrom,
+    /// SPF/DKIM/DMARC policy: `off`, `dmarc` or `aligned`.
+    pub sender_auth: crate::mail::auth::SenderAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -226,6 +229,11 @@ impl Config {
         if self.history.max_document_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "history.max_document_bytes must be positive".into(),
+            ));
+        }
+        if !(1..=60_000).contains(&self.auth.dns_timeout_ms) || self.auth.dns_cache_entries == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.dns_timeout_ms must be 1..=60000 and auth.dns_cache_entries positive".into(),
             ));
         }
         if self.ingest.batch_size == 0 {

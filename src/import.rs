@@ -232,6 +232,7 @@ fn start_worker(
         team_domains: config.archive.team_domains.clone(),
         accept_from: config.archive.accept_from,
         archive_domain: config.archive.domain.clone(),
+        sender_check: crate::ingest::auth::SenderCheck::new(config),
     };
     let run = tokio::spawn(worker.run(wake, Duration::from_millis(200), stop));
     Ok(Some((run, task)))

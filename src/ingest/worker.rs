@@ -41,6 +41,8 @@ pub struct Worker {
     pub archive_domain: String,
     /// Erases what a re-delivered deleted mail brought along.
     pub eraser: crate::erase::Eraser,
+    /// SPF/DKIM/DMARC (`archive.sender_auth`), once per message.
+    pub sender_check: super::auth::SenderCheck,
 }
 
 /// What one message produced, before it is stored.
@@ -73,12 +75,18 @@ impl Worker {
             domains: self.team_domains.clone(),
             accept_from: self.accept_from,
             types: Arc::new(self.store.comm_types().await?),
+            sender_auth: self.sender_check.policy,
         };
+        let mut auth = (self.sender_check)
+            .results(&self.store, &self.spool, &queued)
+            .await?;
         for msg in queued {
             let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
             let id = msg.id;
-            let prepared =
-                tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &team, &msg))
+            let auth = auth.remove(&id);
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare(&spool, &blobs, &team, &msg, auth.as_ref())
+            })
                     .await
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
             match prepared {
@@ -175,6 +183,7 @@ struct TeamList {
     domains: Vec<String>,
     accept_from: AcceptFrom,
     types: Arc<Vec<crate::store::CommType>>,
+    sender_auth: crate::mail::auth::SenderAuth,
 }
 
 impl TeamList {
@@ -211,6 +220,7 @@ fn prepare(
     blobs: &ContentStore,
     team: &TeamList,
     msg: &QueuedMessage,
+    auth: Option<&crate::domain::AuthResults>,
 ) -> Result<Outcome, std::io::Error> {
     let raw = spool.get(&msg.sha256)?;
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
@@ -218,13 +228,13 @@ fn prepare(
         .unwrap_or(0);
     // Who may archive is decided on the headers alone, before the (costlier)
     // unwrapping ever sees a stranger's message.
-    if team.accept_from == AcceptFrom::Team && !msg.released {
+    if !msg.released {
         let sender = mail::sender_address(&raw);
-        if !sender.as_deref().is_some_and(|a| team.team().is_member(a)) {
-            let who = sender.as_deref().unwrap_or("an unknown sender");
-            return Ok(Outcome::Quarantine(format!(
-                "sender {who} is not a team member (archive.accept_from = \"team\")"
-            )));
+        let is_team = sender.as_deref().is_some_and(|a| team.team().is_member(a));
+        let team_only = team.accept_from == AcceptFrom::Team;
+        let (policy, who) = (team.sender_auth, sender.as_deref());
+        if let Some(reason) = mail::auth::judge(policy, team_only, who, is_team, auth) {
+            return Ok(Outcome::Quarantine(reason));
         }
     }
     let extracted = mail::analyze(&raw, &team.team()).entries;

@@ -108,7 +108,7 @@ fn ours(raw: &[u8], id: &str) -> Vec<ResInfo> {
         match &h.name {
             // A hop boundary: what lies below came from further away.
             HeaderName::Received if started => break,
-            HeaderName::Other(n) if n.eq_ignore_ascii_case("Authentication-Results") => {
+            HeaderName::AuthenticationResults => {
                 let (start, end) = (h.offset_start as usize, h.offset_end as usize);
                 let value = String::from_utf8_lossy(raw.get(start..end).unwrap_or_default());
                 if let Some((serv, results)) = parse(&value) {
@@ -246,6 +246,9 @@ fn words(s: &str) -> Vec<String> {
         joined.push_str(w);
     }
     split_outside_quotes(&joined, ' ')
+        .into_iter()
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 fn unquote(s: &str) -> String {

@@ -6,8 +6,7 @@ Authentication-Results: MX.example.org 1;\r\n\
 \tspf=fail (sender IP is 203.0.113.9; not permitted) smtp.mailfrom=sam@team.example;\r\n\
 \tdkim=none;\r\n\tdmarc = fail (p=reject dis=none) header.from=team.example policy.dmarc=reject\r\n\
 Received: from evil.example by mx.example.org with ESMTP\r\n\
-Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=sam@team.example;\r\n\
- dkim=pass header.d=team.example; dmarc=pass\r\n\
+Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=sam@team.example;\r\n\tdkim=pass header.d=team.example; dmarc=pass\r\n\
 From: Sam <sam@team.example>\r\nSubject: hi\r\n\r\nbody\r\n";
 
 #[test]
@@ -45,8 +44,7 @@ From: sam@team.example\r\n\r\nx\r\n";
 
 #[test]
 fn aligned_dkim_or_spf_pass_and_several_headers_of_one_hop() {
-    let raw = "Authentication-Results: mx.example.org; dkim=fail header.d=team.example;\r\n\
- dkim=pass header.i=@mail.team.example header.s=sel\r\n\
+    let raw = "Authentication-Results: mx.example.org; dkim=fail header.d=team.example;\r\n\tdkim=pass header.i=@mail.team.example header.s=sel\r\n\
 X-Other: between\r\n\
 Authentication-Results: mx.example.org; spf=softfail smtp.mailfrom=bounce@esp.example\r\n\
 Received: from x by mx.example.org\r\n\
@@ -72,3 +70,4 @@ fn parser_handles_comments_quotes_versions_and_none() {
     assert_eq!((serv.as_str(), rs.len()), ("mx.example.org", 0));
     assert!(parse("").is_none());
 }
+

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::dmarc::Policy;
 use mail_auth::spf::verify::SpfParameters;
@@ -168,6 +169,11 @@ fn spf_word(r: SpfResult) -> AuthWord {
 fn dkim_result_word(r: &DkimResult) -> AuthWord {
     match r {
         DkimResult::Pass => AuthWord::Pass,
+        // mail-auth (like OpenDKIM) says neutral for a body that no longer
+        // matches its signature; it was verified and failed (RFC 6376 §6.1.3).
+        DkimResult::Neutral(mail_auth::Error::Dkim(DkimError::FailedBodyHashMatch)) => {
+            AuthWord::Fail
+        }
         DkimResult::Neutral(_) => AuthWord::Neutral,
         DkimResult::Fail(_) => AuthWord::Fail,
         DkimResult::PermError(_) => AuthWord::PermError,

@@ -263,3 +263,52 @@ async fn sender_auth_off_asks_no_dns_and_stores_nothing() {
     assert!(r.status().is_success());
     app.shutdown().await;
 }
+
+/// IMAP mail: only the mailbox server's own Authentication-Results count
+/// (`authserv_id`), and only the top-most ones; a header the sender wrote
+/// further down is never trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_mail_is_judged_by_its_own_servers_results_only() {
+    use common::dovecot::{Dovecot, PASSWORD, USER};
+    let dovecot = Dovecot::start();
+    let account = format!(
+        "[{{name = \"shared\", host = \"127.0.0.1\", port = {}, security = \"plain\", username = \"{USER}\", \
+         password = \"{PASSWORD}\", poll_interval_secs = 1, authserv_id = \"mx.team.example\"}}]",
+        dovecot.port()
+    );
+    let app = spawn_app_with(&[
+        ("imap.accounts", &account),
+        ("archive.sender_auth", "\"aligned\""),
+    ])
+    .await;
+    let card = app.create_card("IMAP auth").await;
+    let address = card["archive_address"].as_str().unwrap();
+    let message = |id: &str, trace: &str| {
+        format!(
+            "{trace}From: Sam Sales <sam@team.example>\r\nDelivered-To: {address}\r\n\
+Subject: IMAP {id}\r\nMessage-ID: <{id}@team.example>\r\nDate: Tue, 3 Jun 2025 09:00:00 +0000\r\n\r\nimapauthword\r\n"
+        )
+        .into_bytes()
+    };
+    // Our MX's verdict on top: aligned DKIM pass.
+    let good = "Received: from mx.team.example by imap.team.example with LMTP\r\n\
+Authentication-Results: mx.team.example; spf=fail smtp.mailfrom=sam@team.example;\r\n\
+\tdkim=pass header.d=team.example header.s=sel; dmarc=pass header.from=team.example\r\n\
+Received: from mail.team.example by mx.team.example with ESMTPS\r\n";
+    dovecot.append("INBOX", &message("i1", good)).await;
+    // Our MX found nothing good; the "pass" below its Received is the sender's.
+    let forged = "Authentication-Results: mx.team.example; spf=softfail smtp.mailfrom=sam@team.example; dkim=none\r\n\
+Received: from evil.example by mx.team.example with ESMTP\r\n\
+Authentication-Results: mx.team.example; spf=pass smtp.mailfrom=sam@team.example; dkim=pass header.d=team.example; dmarc=pass\r\n";
+    dovecot.append("INBOX", &message("i2", forged)).await;
+
+    let history = app.wait_history(card["id"].as_i64().unwrap(), 1).await;
+    let auth = &history["entries"][0]["auth"];
+    assert_eq!(auth_words(auth), words("fail", "pass", "pass", true), "{auth}");
+    assert_eq!(auth["via"], "authentication-results");
+    let q = app.wait_total("/api/admin/quarantine", 1).await;
+    let held = &q["messages"][0];
+    assert_eq!(auth_words(&held["auth"]), words("softfail", "none", "none", false));
+    assert!(held["reason"].as_str().unwrap().contains("no aligned SPF or DKIM pass"));
+    app.shutdown().await;
+}

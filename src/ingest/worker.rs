@@ -77,7 +77,8 @@ impl Worker {
             types: Arc::new(self.store.comm_types().await?),
             sender_auth: self.sender_check.policy,
         };
-        let mut auth = (self.sender_check)
+        let mut auth = self
+            .sender_check
             .results(&self.store, &self.spool, &queued)
             .await?;
         for msg in queued {

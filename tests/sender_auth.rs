@@ -39,7 +39,10 @@ impl Keys {
         let public = base64::engine::general_purpose::STANDARD.encode(self.key().public_key());
         Zone::default()
             .txt("team.example", "v=spf1 ip4:127.0.0.1 -all")
-            .txt("sel._domainkey.team.example", &format!("v=DKIM1; k=ed25519; p={public}"))
+            .txt(
+                "sel._domainkey.team.example",
+                &format!("v=DKIM1; k=ed25519; p={public}"),
+            )
             .txt("_dmarc.team.example", "v=DMARC1; p=reject")
     }
 
@@ -88,7 +91,12 @@ async fn send_from(app: &TestApp, local: IpAddr, card: &Value, raw: &[u8]) {
 
 fn auth_words(auth: &Value) -> (String, String, String, bool) {
     let w = |k: &str| auth[k].as_str().unwrap_or("?").to_owned();
-    (w("spf"), w("dkim"), w("dmarc"), auth["aligned"].as_bool().unwrap())
+    (
+        w("spf"),
+        w("dkim"),
+        w("dmarc"),
+        auth["aligned"].as_bool().unwrap(),
+    )
 }
 
 fn words(spf: &str, dkim: &str, dmarc: &str, aligned: bool) -> (String, String, String, bool) {
@@ -106,7 +114,12 @@ async fn signed_team_mail_lands_and_the_same_from_elsewhere_is_quarantined() {
     send_from(&app, LOCAL, &card, &signed).await;
     let history = app.wait_history(card_id, 1).await;
     let entry = &history["entries"][0];
-    assert_eq!(auth_words(&entry["auth"]), words("pass", "pass", "pass", true), "{}", entry["auth"]);
+    assert_eq!(
+        auth_words(&entry["auth"]),
+        words("pass", "pass", "pass", true),
+        "{}",
+        entry["auth"]
+    );
     assert_eq!(entry["auth"]["dmarc_policy"], "reject");
     // The results live beside the message: /raw is the bytes as sent.
     let raw = app.get(&format!("/api/entries/{}/raw", entry["id"])).await;
@@ -121,17 +134,31 @@ async fn signed_team_mail_lands_and_the_same_from_elsewhere_is_quarantined() {
         reason,
         "DMARC fail for team.example (p=reject): SPF fail for 127.0.0.2 (team.example), no DKIM signature"
     );
-    assert_eq!(auth_words(&held["auth"]), words("fail", "none", "fail", false));
-    assert_eq!(app.get_json(&format!("/api/cards/{card_id}/history")).await["total"], 1);
+    assert_eq!(
+        auth_words(&held["auth"]),
+        words("fail", "none", "fail", false)
+    );
+    assert_eq!(
+        app.get_json(&format!("/api/cards/{card_id}/history")).await["total"],
+        1
+    );
 
     // An admin may still release it; the audit log says who, and what it was.
     let r = app
-        .post_json(&format!("/api/admin/quarantine/{}/release", held["id"]), &Value::Null)
+        .post_json(
+            &format!("/api/admin/quarantine/{}/release", held["id"]),
+            &Value::Null,
+        )
         .await;
     assert_eq!(r.status(), 200);
     let released: Value = r.json().await.unwrap();
-    assert_eq!(auth_words(&released["entries"][0]["auth"]), words("fail", "none", "fail", false));
-    let audit = app.get_json("/api/admin/audit?action=quarantine_release").await;
+    assert_eq!(
+        auth_words(&released["entries"][0]["auth"]),
+        words("fail", "none", "fail", false)
+    );
+    let audit = app
+        .get_json("/api/admin/audit?action=quarantine_release")
+        .await;
     assert_eq!(audit["total"], 1, "{audit}");
     let event = &audit["events"][0];
     assert_eq!(event["target_id"], held["id"]);
@@ -150,24 +177,55 @@ async fn a_broken_signature_fails_dkim() {
     let (app, card) = app_with(&dns, "dmarc", &[]).await;
     let card_id = card["id"].as_i64().unwrap();
     let tamper = |raw: Vec<u8>| {
-        String::from_utf8(raw).unwrap().replace("the offer", "the altered offer").into_bytes()
+        String::from_utf8(raw)
+            .unwrap()
+            .replace("the offer", "the altered offer")
+            .into_bytes()
     };
 
     // From the listed host SPF still passes and aligns: DMARC passes, DKIM fails.
-    send_from(&app, LOCAL, &card, &tamper(keys.sign(&mail("b1", "brokenword")))).await;
+    send_from(
+        &app,
+        LOCAL,
+        &card,
+        &tamper(keys.sign(&mail("b1", "brokenword"))),
+    )
+    .await;
     let history = app.wait_history(card_id, 1).await;
     let auth = &history["entries"][0]["auth"];
-    assert_eq!(auth_words(auth), words("pass", "fail", "pass", true), "{auth}");
-    assert!(auth["dkim_detail"].as_str().unwrap().starts_with("no valid DKIM signature (fail for team.example"));
+    assert_eq!(
+        auth_words(auth),
+        words("pass", "fail", "pass", true),
+        "{auth}"
+    );
+    assert!(auth["dkim_detail"]
+        .as_str()
+        .unwrap()
+        .starts_with("no valid DKIM signature (fail for team.example"));
 
     // From elsewhere nothing holds: quarantined, and the reason says why.
-    send_from(&app, OTHER, &card, &tamper(keys.sign(&mail("b2", "brokenword")))).await;
+    send_from(
+        &app,
+        OTHER,
+        &card,
+        &tamper(keys.sign(&mail("b2", "brokenword"))),
+    )
+    .await;
     let q = app.wait_total("/api/admin/quarantine", 1).await;
     let held = &q["messages"][0];
-    assert_eq!(auth_words(&held["auth"]), words("fail", "fail", "fail", false));
+    assert_eq!(
+        auth_words(&held["auth"]),
+        words("fail", "fail", "fail", false)
+    );
     let reason = held["reason"].as_str().unwrap();
-    assert!(reason.starts_with("DMARC fail for team.example (p=reject): SPF fail for 127.0.0.2"), "{reason}");
-    assert!(reason.contains("no valid DKIM signature (fail for team.example: "), "{reason}");
+    assert!(
+        reason.starts_with("DMARC fail for team.example (p=reject): SPF fail for 127.0.0.2"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("no valid DKIM signature (fail for team.example: "),
+        "{reason}"
+    );
     app.shutdown().await;
 }
 
@@ -203,11 +261,18 @@ async fn a_resolver_that_never_answers_costs_one_timeout_not_one_per_message() {
     c.ehlo().await;
     let stranger = "From: Eve <eve@elsewhere.example>\r\nSubject: hi\r\n\r\nx\r\n";
     let reply = c
-        .send_mail("eve@elsewhere.example", &[card["archive_address"].as_str().unwrap()], stranger.as_bytes())
+        .send_mail(
+            "eve@elsewhere.example",
+            &[card["archive_address"].as_str().unwrap()],
+            stranger.as_bytes(),
+        )
         .await;
     assert!(reply.starts_with("250"));
     let q = app.wait_total("/api/admin/quarantine", 1).await;
-    assert!(q["messages"][0]["reason"].as_str().unwrap().contains("not a team member"));
+    assert!(q["messages"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a team member"));
     assert_eq!(q["messages"][0]["auth"]["dmarc"], "temperror");
     app.shutdown().await;
 }
@@ -220,23 +285,33 @@ async fn no_records_is_none_and_aligned_needs_an_aligned_pass() {
     let (app, card) = app_with(&empty, "dmarc", &[]).await;
     send_from(&app, LOCAL, &card, &mail("n1", "noneword")).await;
     let history = app.wait_history(card["id"].as_i64().unwrap(), 1).await;
-    assert_eq!(auth_words(&history["entries"][0]["auth"]), words("none", "none", "none", false));
+    assert_eq!(
+        auth_words(&history["entries"][0]["auth"]),
+        words("none", "none", "none", false)
+    );
     app.shutdown().await;
 
     // "aligned": team mail needs an aligned pass. Unsigned from an unlisted
     // host is held even without a DMARC record; signed mail lands.
     let zone = keys.team_zone();
-    let no_dmarc = Zone::default()
-        .txt("team.example", "v=spf1 ip4:127.0.0.1 -all");
+    let no_dmarc = Zone::default().txt("team.example", "v=spf1 ip4:127.0.0.1 -all");
     let dns = DnsServer::start(no_dmarc).await;
     let (app, card) = app_with(&dns, "aligned", &[]).await;
     send_from(&app, OTHER, &card, &mail("a1", "alignword")).await;
     let q = app.wait_total("/api/admin/quarantine", 1).await;
     let reason = q["messages"][0]["reason"].as_str().unwrap();
-    assert!(reason.starts_with("team sender sam@team.example has no aligned SPF or DKIM pass: SPF fail for 127.0.0.2"), "{reason}");
+    assert!(
+        reason.starts_with(
+            "team sender sam@team.example has no aligned SPF or DKIM pass: SPF fail for 127.0.0.2"
+        ),
+        "{reason}"
+    );
     send_from(&app, LOCAL, &card, &mail("a2", "alignword")).await;
     let history = app.wait_history(card["id"].as_i64().unwrap(), 1).await;
-    assert_eq!(auth_words(&history["entries"][0]["auth"]), words("pass", "none", "none", true));
+    assert_eq!(
+        auth_words(&history["entries"][0]["auth"]),
+        words("pass", "none", "none", true)
+    );
     app.shutdown().await;
 
     let dns = DnsServer::start(zone).await;
@@ -244,7 +319,10 @@ async fn no_records_is_none_and_aligned_needs_an_aligned_pass() {
     send_from(&app, OTHER, &card, &keys.sign(&mail("a3", "alignword"))).await;
     let history = app.wait_history(card["id"].as_i64().unwrap(), 1).await;
     // DKIM alone aligns: lands although SPF fails.
-    assert_eq!(auth_words(&history["entries"][0]["auth"]), words("fail", "pass", "pass", true));
+    assert_eq!(
+        auth_words(&history["entries"][0]["auth"]),
+        words("fail", "pass", "pass", true)
+    );
     app.shutdown().await;
 }
 
@@ -304,11 +382,21 @@ Authentication-Results: mx.team.example; spf=pass smtp.mailfrom=sam@team.example
 
     let history = app.wait_history(card["id"].as_i64().unwrap(), 1).await;
     let auth = &history["entries"][0]["auth"];
-    assert_eq!(auth_words(auth), words("fail", "pass", "pass", true), "{auth}");
+    assert_eq!(
+        auth_words(auth),
+        words("fail", "pass", "pass", true),
+        "{auth}"
+    );
     assert_eq!(auth["via"], "authentication-results");
     let q = app.wait_total("/api/admin/quarantine", 1).await;
     let held = &q["messages"][0];
-    assert_eq!(auth_words(&held["auth"]), words("softfail", "none", "none", false));
-    assert!(held["reason"].as_str().unwrap().contains("no aligned SPF or DKIM pass"));
+    assert_eq!(
+        auth_words(&held["auth"]),
+        words("softfail", "none", "none", false)
+    );
+    assert!(held["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no aligned SPF or DKIM pass"));
     app.shutdown().await;
 }

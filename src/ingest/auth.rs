@@ -76,7 +76,11 @@ impl SenderCheck {
         spool: &ContentStore,
         queued: &[QueuedMessage],
     ) -> Result<HashMap<i64, AuthResults>, StoreError> {
-        let ids: Vec<i64> = queued.iter().filter(|m| !m.released).map(|m| m.id).collect();
+        let ids: Vec<i64> = queued
+            .iter()
+            .filter(|m| !m.released)
+            .map(|m| m.id)
+            .collect();
         if self.policy == SenderAuth::Off || ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -121,7 +125,10 @@ impl SenderCheck {
     }
 
     async fn smtp(&self, raw: &[u8], input: &AuthInput, from: Option<&str>) -> AuthResults {
-        let ip = input.peer.parse::<SocketAddr>().map(|a| a.ip().to_canonical());
+        let ip = input
+            .peer
+            .parse::<SocketAddr>()
+            .map(|a| a.ip().to_canonical());
         match (&self.authenticator, ip) {
             (Some(a), Ok(ip)) => {
                 let env = SmtpEnvelope {
@@ -143,7 +150,10 @@ impl SenderCheck {
         let rest = peer.strip_prefix("imap:")?;
         self.authserv_ids
             .iter()
-            .filter(|(name, _)| rest.strip_prefix(name.as_str()).is_some_and(|f| f.starts_with('/')))
+            .filter(|(name, _)| {
+                rest.strip_prefix(name.as_str())
+                    .is_some_and(|f| f.starts_with('/'))
+            })
             .max_by_key(|(name, _)| name.len())
             .and_then(|(_, id)| id.as_deref())
     }

@@ -88,8 +88,8 @@ impl Worker {
             let prepared = tokio::task::spawn_blocking(move || {
                 prepare(&spool, &blobs, &team, &msg, auth.as_ref())
             })
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
             match prepared {
                 Ok(Outcome::Ready(p)) => {
                     entries.extend(p.entries);

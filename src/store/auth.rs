@@ -24,7 +24,15 @@ pub struct AuthInput {
 impl Store {
     /// The envelopes (and any stored results) of these messages.
     pub async fn auth_inputs(&self, ids: &[i64]) -> Result<Vec<AuthInput>> {
-        type Row = (i64, String, String, Option<String>, Option<String>, Option<String>, Option<String>);
+        type Row = (
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT m.id, m.sha256, m.source, m.peer, m.helo, m.mail_from, a.details_json
              FROM messages m LEFT JOIN message_auth a ON a.message_id = m.id

@@ -22,7 +22,10 @@ pub struct Zone {
 
 impl Zone {
     pub fn txt(mut self, name: &str, value: &str) -> Self {
-        self.txt.entry(key(name)).or_default().push(value.to_owned());
+        self.txt
+            .entry(key(name))
+            .or_default()
+            .push(value.to_owned());
         self
     }
 
@@ -42,13 +45,24 @@ impl Zone {
         if ty == RecordType::TXT {
             for v in txt.into_iter().flatten() {
                 // A TXT string holds at most 255 bytes; longer values are split.
-                let parts = v.as_bytes().chunks(255).map(|c| String::from_utf8_lossy(c).into_owned());
-                out.push(Record::from_rdata(name.clone(), 300, RData::TXT(TXT::new(parts.collect()))));
+                let parts = v
+                    .as_bytes()
+                    .chunks(255)
+                    .map(|c| String::from_utf8_lossy(c).into_owned());
+                out.push(Record::from_rdata(
+                    name.clone(),
+                    300,
+                    RData::TXT(TXT::new(parts.collect())),
+                ));
             }
         }
         if ty == RecordType::A {
             for ip in a.into_iter().flatten() {
-                out.push(Record::from_rdata(name.clone(), 300, RData::A((*ip).into())));
+                out.push(Record::from_rdata(
+                    name.clone(),
+                    300,
+                    RData::A((*ip).into()),
+                ));
             }
         }
         Some(out)
@@ -112,12 +126,20 @@ impl DnsServer {
                 }
             }
         });
-        DnsServer { addr, queries, task }
+        DnsServer {
+            addr,
+            queries,
+            task,
+        }
     }
 }
 
 fn respond(zone: &Zone, request: &Message) -> Message {
-    let mut resp = Message::new(request.metadata.id, MessageType::Response, request.metadata.op_code);
+    let mut resp = Message::new(
+        request.metadata.id,
+        MessageType::Response,
+        request.metadata.op_code,
+    );
     resp.metadata.authoritative = true;
     resp.metadata.recursion_desired = request.metadata.recursion_desired;
     resp.metadata.recursion_available = true;

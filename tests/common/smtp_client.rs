@@ -22,7 +22,9 @@ impl SmtpClient {
     /// to lo), e.g. 127.0.0.2 to be a host an SPF record does not list.
     pub async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> Self {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.bind(SocketAddr::new(local, 0)).expect("bind local address");
+        socket
+            .bind(SocketAddr::new(local, 0))
+            .expect("bind local address");
         let stream = socket.connect(addr).await.expect("connect smtp");
         Self::over(stream).await
     }

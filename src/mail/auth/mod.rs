@@ -83,7 +83,10 @@ mod tests {
         assert!(!relaxed_aligned("evilteam.example", "team.example"));
         assert!(!relaxed_aligned("other.example", "team.example"));
         assert!(!relaxed_aligned("", "team.example"));
-        assert_eq!(domain_of("<Sam@Team.Example>").as_deref(), Some("team.example"));
+        assert_eq!(
+            domain_of("<Sam@Team.Example>").as_deref(),
+            Some("team.example")
+        );
         assert_eq!(domain_of("nobody"), None);
     }
 }

@@ -76,17 +76,34 @@ mod tests {
         assert_eq!(r, "DMARC fail for team.example (p=reject): SPF fail for 127.0.0.2 (team.example), no DKIM signature");
         // No records or no DNS: the team rule as before.
         assert_eq!(judge(Dmarc, true, sam, true, Some(&offline)), Option::None);
-        assert_eq!(judge(Dmarc, true, sam, true, Some(&no_records)), Option::None);
-        assert!(judge(Dmarc, true, Some("x@client.example"), false, Some(&offline))
-            .unwrap()
-            .contains("not a team member"));
+        assert_eq!(
+            judge(Dmarc, true, sam, true, Some(&no_records)),
+            Option::None
+        );
+        assert!(
+            judge(Dmarc, true, Some("x@client.example"), false, Some(&offline))
+                .unwrap()
+                .contains("not a team member")
+        );
         // off: results are not consulted.
         assert_eq!(judge(Off, true, sam, true, Some(&spoofed)), Option::None);
         // aligned: team needs an aligned pass; strangers follow accept_from.
         assert_eq!(judge(Aligned, true, sam, true, Some(&good)), Option::None);
         let r = judge(Aligned, true, sam, true, Some(&offline)).unwrap();
-        assert!(r.contains("no aligned SPF or DKIM pass") && r.contains("temperror"), "{r}");
+        assert!(
+            r.contains("no aligned SPF or DKIM pass") && r.contains("temperror"),
+            "{r}"
+        );
         assert!(judge(Aligned, true, sam, true, Option::None).is_some());
-        assert_eq!(judge(Aligned, false, Some("x@client.example"), false, Some(&no_records)), Option::None);
+        assert_eq!(
+            judge(
+                Aligned,
+                false,
+                Some("x@client.example"),
+                false,
+                Some(&no_records)
+            ),
+            Option::None
+        );
     }
 }

@@ -20,7 +20,10 @@ pub fn from_results_headers(
 ) -> AuthResults {
     let from_domain = from_address.and_then(domain_of);
     let Some(id) = authserv_id.filter(|s| !s.trim().is_empty()) else {
-        return nothing(from_domain, "no authserv_id configured for this IMAP account");
+        return nothing(
+            from_domain,
+            "no authserv_id configured for this IMAP account",
+        );
     };
     let found = ours(raw, id);
     if found.is_empty() {
@@ -56,7 +59,9 @@ pub fn from_results_headers(
         dmarc: dmarc_word,
         aligned,
         from_domain,
-        dmarc_policy: dmarc.and_then(|r| r.prop("policy.dmarc")).map(str::to_ascii_lowercase),
+        dmarc_policy: dmarc
+            .and_then(|r| r.prop("policy.dmarc"))
+            .map(str::to_ascii_lowercase),
         spf_detail: format!(
             "SPF {spf_word} for {} (Authentication-Results by {id})",
             spf_domain.as_deref().unwrap_or("?")
@@ -93,7 +98,10 @@ fn dkim_detail(dkims: &[&ResInfo]) -> String {
     if dkims.is_empty() {
         return "no DKIM result".into();
     }
-    let each: Vec<String> = dkims.iter().map(|r| format!("{} for {}", r.result, d(r))).collect();
+    let each: Vec<String> = dkims
+        .iter()
+        .map(|r| format!("{} for {}", r.result, d(r)))
+        .collect();
     format!("no valid DKIM signature ({})", each.join("; "))
 }
 

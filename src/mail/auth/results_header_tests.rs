@@ -34,9 +34,18 @@ fn a_header_the_sender_wrote_is_never_trusted() {
     let raw = "Received: from evil.example by mx.example.org\r\n\
 Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=sam@team.example\r\n\
 From: sam@team.example\r\n\r\nx\r\n";
-    let r = from_results_headers(raw.as_bytes(), Some("imap.other.org"), Some("sam@team.example"));
-    assert_eq!((r.spf, r.dkim, r.dmarc, r.aligned), (AuthWord::None, AuthWord::None, AuthWord::None, false));
-    assert!(r.spf_detail.contains("no Authentication-Results header from imap.other.org"));
+    let r = from_results_headers(
+        raw.as_bytes(),
+        Some("imap.other.org"),
+        Some("sam@team.example"),
+    );
+    assert_eq!(
+        (r.spf, r.dkim, r.dmarc, r.aligned),
+        (AuthWord::None, AuthWord::None, AuthWord::None, false)
+    );
+    assert!(r
+        .spf_detail
+        .contains("no Authentication-Results header from imap.other.org"));
     let r = from_results_headers(raw.as_bytes(), None, Some("sam@team.example"));
     assert_eq!(r.spf, AuthWord::None);
     assert!(r.spf_detail.contains("no authserv_id"));
@@ -49,12 +58,24 @@ X-Other: between\r\n\
 Authentication-Results: mx.example.org; spf=softfail smtp.mailfrom=bounce@esp.example\r\n\
 Received: from x by mx.example.org\r\n\
 From: \"Sam\" <sam@team.example>\r\n\r\nx\r\n";
-    let r = from_results_headers(raw.as_bytes(), Some("mx.example.org"), Some("sam@team.example"));
-    assert_eq!((r.spf, r.dkim, r.dmarc), (AuthWord::SoftFail, AuthWord::Pass, AuthWord::None));
+    let r = from_results_headers(
+        raw.as_bytes(),
+        Some("mx.example.org"),
+        Some("sam@team.example"),
+    );
+    assert_eq!(
+        (r.spf, r.dkim, r.dmarc),
+        (AuthWord::SoftFail, AuthWord::Pass, AuthWord::None)
+    );
     assert!(r.aligned, "DKIM pass for a subdomain of the From domain");
     assert_eq!(r.dkim_detail, "DKIM pass for mail.team.example");
-    let spf_only = "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=esp.example\r\n\r\n";
-    let r = from_results_headers(spf_only.as_bytes(), Some("mx.example.org"), Some("sam@team.example"));
+    let spf_only =
+        "Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=esp.example\r\n\r\n";
+    let r = from_results_headers(
+        spf_only.as_bytes(),
+        Some("mx.example.org"),
+        Some("sam@team.example"),
+    );
     assert!(!r.aligned, "SPF pass for an unrelated domain");
 }
 
@@ -70,4 +91,3 @@ fn parser_handles_comments_quotes_versions_and_none() {
     assert_eq!((serv.as_str(), rs.len()), ("mx.example.org", 0));
     assert!(parse("").is_none());
 }
-

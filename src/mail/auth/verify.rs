@@ -78,8 +78,10 @@ impl Authenticator {
         let words = [results.spf, results.dkim, results.dmarc];
         if words.contains(&AuthWord::TempError) && started.elapsed() >= self.timeout {
             // A query ran into the timeout: spare the next messages the wait.
-            tracing::warn!(timeout_ms = self.timeout.as_millis() as u64,
-                "DNS did not answer; sender authentication reports temperror for a while");
+            tracing::warn!(
+                timeout_ms = self.timeout.as_millis() as u64,
+                "DNS did not answer; sender authentication reports temperror for a while"
+            );
             self.txt.mark_unreachable();
         }
         results
@@ -146,7 +148,9 @@ fn judged(
         dkim: dkim_word(dkim),
         dmarc: dmarc.map_or(AuthWord::None, |d| dmarc_word(&d.result())),
         aligned,
-        dmarc_policy: record.and(dmarc).map(|d| policy_word(d.policy()).to_owned()),
+        dmarc_policy: record
+            .and(dmarc)
+            .map(|d| policy_word(d.policy()).to_owned()),
         from_domain,
         spf_detail: format!("SPF {spf_word} for {ip} ({})", spf.domain()),
         dkim_detail: dkim_detail(dkim),

@@ -23,7 +23,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub imap: ImapSection,
     pub ingest: IngestConfig,
-    pub auth: crate::mail::auth::AuthConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,7 +107,7 @@ pub struct ArchiveConfig {
     pub team_domains: Vec<String>,
     pub accept_from: AcceptFrom,
     /// SPF/DKIM/DMARC policy: `off`, `dmarc` or `aligned`.
-    pub sender_auth: crate::mail::auth::SenderAuth,
+    pub sender_auth: SenderAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -115,6 +115,34 @@ pub struct ArchiveConfig {
 pub enum AcceptFrom {
     Team,
     Anyone,
+}
+
+/// `archive.sender_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderAuth {
+    /// No checks; the team rule alone decides.
+    Off,
+    /// Mail failing the DMARC policy its From domain publishes is quarantined.
+    #[default]
+    Dmarc,
+    /// Also: a team sender counts as team only with an aligned SPF or DKIM pass.
+    Aligned,
+}
+
+/// The `[auth]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Resolvers as `ip:port`; empty: the system's (/etc/resolv.conf).
+    pub dns_servers: Vec<SocketAddr>,
+    /// How long one DNS query may take.
+    pub dns_timeout_ms: u64,
+    /// Answers kept (parsed TXT records and the resolver's response cache).
+    pub dns_cache_entries: usize,
+    /// After a query timed out, DNS counts as unreachable for this long: mail
+    /// is judged with `temperror` at once instead of waiting per message.
+    pub dns_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -8,41 +8,10 @@ mod policy;
 mod results_header;
 mod verify;
 
-use std::net::SocketAddr;
-
-use serde::Deserialize;
-
+pub use crate::config::{AuthConfig, SenderAuth};
 pub use policy::judge;
 pub use results_header::from_results_headers;
 pub use verify::{Authenticator, SmtpEnvelope};
-
-/// `archive.sender_auth`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SenderAuth {
-    /// No checks; the team rule alone decides.
-    Off,
-    /// Mail failing the DMARC policy its From domain publishes is quarantined.
-    #[default]
-    Dmarc,
-    /// Also: a team sender counts as team only with an aligned SPF or DKIM pass.
-    Aligned,
-}
-
-/// The `[auth]` section.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Resolvers as `ip:port`; empty: the system's (/etc/resolv.conf).
-    pub dns_servers: Vec<SocketAddr>,
-    /// How long one DNS query may take.
-    pub dns_timeout_ms: u64,
-    /// Answers kept (parsed TXT records and the resolver's response cache).
-    pub dns_cache_entries: usize,
-    /// After a query timed out, DNS counts as unreachable for this long: mail
-    /// is judged with `temperror` at once instead of waiting per message.
-    pub dns_retry_secs: u64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -97,6 +97,7 @@ impl Workers {
             eraser: eraser.clone(),
             texts: signals.clone(),
             mime_limits: config.ingest.mime_limits(),
+            sender_check: crate::ingest::auth::SenderCheck::new(config),
         };
         let texts = TextWorker {
             store: storage.store.clone(),

@@ -25,6 +25,7 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub extract: ExtractConfig,
     pub search: SearchConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +108,8 @@ pub struct ArchiveConfig {
     pub domain: String,
     pub team_domains: Vec<String>,
     pub accept_from: AcceptFrom,
+    /// SPF/DKIM/DMARC policy: `off`, `dmarc` or `aligned`.
+    pub sender_auth: SenderAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -114,6 +117,34 @@ pub struct ArchiveConfig {
 pub enum AcceptFrom {
     Team,
     Anyone,
+}
+
+/// `archive.sender_auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SenderAuth {
+    /// No checks; the team rule alone decides.
+    Off,
+    /// Mail failing the DMARC policy its From domain publishes is quarantined.
+    #[default]
+    Dmarc,
+    /// Also: a team sender counts as team only with an aligned SPF or DKIM pass.
+    Aligned,
+}
+
+/// The `[auth]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Resolvers as `ip:port`; empty: the system's (/etc/resolv.conf).
+    pub dns_servers: Vec<SocketAddr>,
+    /// How long one DNS query may take.
+    pub dns_timeout_ms: u64,
+    /// Answers kept (parsed TXT records and the resolver's response cache).
+    pub dns_cache_entries: usize,
+    /// After a query timed out, DNS counts as unreachable for this long: mail
+    /// is judged with `temperror` at once instead of waiting per message.
+    pub dns_retry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +326,11 @@ impl Config {
         if self.history.max_document_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "history.max_document_bytes must be positive".into(),
+            ));
+        }
+        if !(1..=60_000).contains(&self.auth.dns_timeout_ms) || self.auth.dns_cache_entries == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.dns_timeout_ms must be 1..=60000 and auth.dns_cache_entries positive".into(),
             ));
         }
         if self.ingest.batch_size == 0 {

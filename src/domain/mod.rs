@@ -1,11 +1,13 @@
 //! Newtypes and rules with no I/O.
 
 mod archive;
+mod auth;
 mod kind;
 pub mod rights;
 mod token;
 
 pub use archive::{ArchiveCode, ARCHIVE_CODE_LEN};
+pub use auth::{AuthResults, AuthWord};
 pub use kind::{parse_kinds, EntryKind};
 pub use token::ApiToken;
 

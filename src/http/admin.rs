@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::error::extract::{Path, Query};
 use super::{AppState, Caller, Error, Paging};
-use crate::store::{Quarantined, StoreError, User};
+use crate::domain::AuthResults;
+use crate::store::{AuditRecord, Quarantined, StoreError, User};
 
 pub fn require_admin(user: &User) -> Result<(), Error> {
     if user.is_admin {
@@ -26,9 +27,11 @@ struct QuarantineItem {
     /// The From and Subject headers, to judge the message without opening it.
     from: Option<String>,
     subject: Option<String>,
+    /// SPF, DKIM, DMARC and alignment, when the message was checked.
+    auth: Option<AuthResults>,
 }
 
-async fn item(st: &AppState, q: Quarantined) -> QuarantineItem {
+async fn item(st: &AppState, q: Quarantined, auth: Option<AuthResults>) -> QuarantineItem {
     let spool = st.spool.clone();
     let sha = q.sha256.clone();
     let raw = tokio::task::spawn_blocking(move || spool.get_prefix(&sha, 64 * 1024).ok())
@@ -62,6 +65,7 @@ async fn item(st: &AppState, q: Quarantined) -> QuarantineItem {
         message: q,
         from,
         subject,
+        auth,
     }
 }
 
@@ -73,9 +77,12 @@ pub async fn quarantine_list(
     require_admin(&user)?;
     let (limit, offset) = paging.resolve(50)?;
     let (total, rows) = st.store.quarantined(limit, offset).await?;
+    let ids: Vec<i64> = rows.iter().map(|q| q.id).collect();
+    let mut auth = st.store.message_auth(&ids).await?;
     let mut items = Vec::with_capacity(rows.len());
     for q in rows {
-        items.push(item(&st, q).await);
+        let a = auth.remove(&q.id);
+        items.push(item(&st, q, a).await);
     }
     Ok(axum::Json(json!({"total": total, "messages": items})))
 }
@@ -110,7 +117,29 @@ pub async fn quarantine_release(
     if let Some(card) = card {
         super::cards::load_card(&st, &user, card).await?;
     }
-    st.store.release(id, card).await.map_err(not_found)?;
+    let held = st.store.quarantined_one(id).await.map_err(not_found)?;
+    let auth = st.store.message_auth(&[id]).await?.remove(&id);
+    let audit = AuditRecord {
+        actor_id: Some(user.id),
+        action: "quarantine_release",
+        target: "message",
+        target_id: Some(id),
+        card_id: card.or_else(|| held.card_list.as_deref()?.split(',').next()?.parse().ok()),
+        // The verdict, not the sender's address or subject: the log outlives
+        // a permanent deletion of the mail.
+        details: json!({
+            "source": held.source,
+            "spoofed_looking": auth.as_ref().is_some_and(AuthResults::looks_spoofed),
+            "auth": auth.as_ref().map(|a| json!({
+                "spf": a.spf, "dkim": a.dkim, "dmarc": a.dmarc, "aligned": a.aligned,
+                "from_domain": a.from_domain, "dmarc_policy": a.dmarc_policy,
+            })),
+        }),
+    };
+    st.store
+        .release(id, card, &audit)
+        .await
+        .map_err(not_found)?;
     tracing::info!(message = id, admin = user.id, "released from quarantine");
     st.ingest.wake_worker();
     match super::upload::wait_processed(&st, id).await? {

@@ -160,6 +160,9 @@ pub struct EntryView {
     /// The card's contacts who took part.
     pub contacts: Vec<ContactRef>,
     pub attachments: Vec<DocumentView>,
+    /// Sender authentication of the message behind a mail entry (SPF, DKIM,
+    /// DMARC as RFC 8601 words, `aligned`); null when it was not checked.
+    pub auth: Option<crate::domain::AuthResults>,
     pub deleted: Option<TombstoneView>,
     pub can: EntryCan,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -189,6 +192,8 @@ pub struct Viewing {
     contacts: HashMap<i64, Vec<(String, i64, String)>>,
     /// entry → linked contacts (manual entries)
     links: HashMap<i64, Vec<(i64, String)>>,
+    /// message → its sender authentication results
+    auth: HashMap<i64, crate::domain::AuthResults>,
     edit_window: chrono::Duration,
     now: DateTime<Utc>,
 }
@@ -208,7 +213,12 @@ impl Viewing {
         for (entry, id, name) in st.store.entry_contact_links(&ids).await? {
             links.entry(entry).or_default().push((id, name));
         }
+        let mut messages: Vec<i64> = entries.iter().filter_map(|e| e.message_row).collect();
+        messages.sort_unstable();
+        messages.dedup();
+        let auth = st.store.message_auth(&messages).await?;
         Ok(Viewing {
+            auth,
             caller: Actor {
                 user_id: caller.id,
                 is_admin: caller.is_admin,
@@ -451,6 +461,7 @@ impl Viewing {
             task,
             contacts,
             attachments: e.documents.into_iter().map(|d| self.document(d)).collect(),
+            auth: e.message_row.and_then(|m| self.auth.get(&m).cloned()),
             deleted,
             can,
             revisions: None,

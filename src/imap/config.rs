@@ -36,6 +36,10 @@ pub struct ImapAccount {
     /// Messages larger than this are not fetched; they are skipped with an error recorded.
     #[serde(default = "default_max_message_bytes")]
     pub max_message_bytes: u64,
+    /// The authserv-id this mailbox's own server writes in
+    /// `Authentication-Results`; only its results are trusted (none if unset).
+    #[serde(default)]
+    pub authserv_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -99,6 +103,7 @@ impl ImapAccount {
             move_to: None,
             keyword: default_keyword(),
             max_message_bytes: default_max_message_bytes(),
+            authserv_id: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! spool and the queue row is committed. Parsing and indexing happen later in
 //! the [`worker`], from the durable queue.
 
+pub mod auth;
 pub mod classify;
 mod committer;
 pub mod spool;

@@ -47,6 +47,8 @@ pub struct Worker {
     /// Attachment text is extracted after the batch, by the text worker.
     pub texts: TextSignals,
     pub mime_limits: mail::Limits,
+    /// SPF/DKIM/DMARC (`archive.sender_auth`), once per message.
+    pub sender_check: super::auth::SenderCheck,
 }
 
 /// What one message produced, before it is stored.
@@ -75,14 +77,20 @@ impl Worker {
         let n = queued.len();
         let team = self.team_list().await?;
         let (mut entries, mut staged, mut ok_ids) = (Vec::new(), Vec::new(), Vec::new());
+        let mut auth = self
+            .sender_check
+            .results(&self.store, &self.spool, &queued)
+            .await?;
         for msg in queued {
             let id = msg.id;
             let (spool, blobs, team) = (self.spool.clone(), self.blobs.clone(), team.clone());
             let limits = self.mime_limits;
-            let prepared =
-                tokio::task::spawn_blocking(move || prepare(&spool, &blobs, &team, &msg, &limits))
-                    .await
-                    .unwrap_or_else(|e| Err(panicked(e)));
+            let auth = auth.remove(&id);
+            let prepared = tokio::task::spawn_blocking(move || {
+                prepare(&spool, &blobs, &team, &msg, &limits, auth.as_ref())
+            })
+            .await
+            .unwrap_or_else(|e| Err(panicked(e)));
             match prepared {
                 Ok(Outcome::Ready(p)) => {
                     entries.extend(p.entries);
@@ -151,6 +159,7 @@ impl Worker {
             domains: self.team_domains.clone(),
             accept_from: self.accept_from,
             types: Arc::new(self.store.comm_types().await?),
+            sender_auth: self.sender_check.policy,
         })
     }
 
@@ -196,6 +205,7 @@ struct TeamList {
     domains: Vec<String>,
     accept_from: AcceptFrom,
     types: Arc<Vec<crate::store::CommType>>,
+    sender_auth: crate::mail::auth::SenderAuth,
 }
 
 impl TeamList {
@@ -246,6 +256,7 @@ fn prepare(
     team: &TeamList,
     msg: &QueuedMessage,
     limits: &mail::Limits,
+    auth: Option<&crate::domain::AuthResults>,
 ) -> Result<Outcome, std::io::Error> {
     let raw = spool.get(&msg.sha256)?;
     let received = chrono::DateTime::parse_from_rfc3339(&msg.received_at)
@@ -253,13 +264,13 @@ fn prepare(
         .unwrap_or(0);
     // Who may archive is decided on the headers alone, before the (costlier)
     // unwrapping ever sees a stranger's message.
-    if team.accept_from == AcceptFrom::Team && !msg.released {
+    if !msg.released {
         let sender = mail::sender_address(&raw);
-        if !sender.as_deref().is_some_and(|a| team.team().is_member(a)) {
-            let who = sender.as_deref().unwrap_or("an unknown sender");
-            return Ok(Outcome::Quarantine(format!(
-                "sender {who} is not a team member (archive.accept_from = \"team\")"
-            )));
+        let is_team = sender.as_deref().is_some_and(|a| team.team().is_member(a));
+        let team_only = team.accept_from == AcceptFrom::Team;
+        let (policy, who) = (team.sender_auth, sender.as_deref());
+        if let Some(reason) = mail::auth::judge(policy, team_only, who, is_team, auth) {
+            return Ok(Outcome::Quarantine(reason));
         }
     }
     let analysis = mail::analyze_within(&raw, &team.team(), limits);

@@ -1,6 +1,7 @@
 //! Turning raw bytes into history entries. A pure function of the stored bytes,
 //! so reprocessing after a crash and reindexing give the same result.
 
+pub mod auth;
 pub mod forward;
 mod limits;
 pub mod mbox;

@@ -2,6 +2,7 @@
 //! would come in behind a trait over `Store`, not as branches in callers.
 
 mod audit;
+mod auth;
 mod cards;
 mod contacts;
 mod email;
@@ -18,6 +19,7 @@ mod types;
 mod users;
 
 pub use audit::{AuditEvent, AuditFilter, AuditRecord};
+pub use auth::AuthInput;
 pub use cards::{Card, Viewer};
 pub use contacts::{Contact, ContactFields};
 pub use entries::{Document, EmailMeta, Entry, NewDocument, NewEmailEntry, StoredEntry, Tombstone};

@@ -58,8 +58,14 @@ impl Store {
     }
 
     /// Back to the queue, marked so the sender check lets it through; `card`
-    /// routes a message that had no card.
-    pub async fn release(&self, id: i64, card: Option<i64>) -> Result<()> {
+    /// routes a message that had no card. `audit` (who released it, and the
+    /// sender authentication verdict) is written in the same transaction.
+    pub async fn release(
+        &self,
+        id: i64,
+        card: Option<i64>,
+        audit: &super::AuditRecord<'_>,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         // Write first, so the transaction holds the write lock before it reads.
         let done = sqlx::query(
@@ -93,6 +99,7 @@ impl Store {
                 "this message routes to no card: release it with {\"card_id\": N}".into(),
             ));
         }
+        super::audit::insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }

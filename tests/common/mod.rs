@@ -2,6 +2,7 @@
 //! real sockets. Also a minimal SMTP client and polling helpers.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod dovecot;
 pub mod hostile;
 pub mod process;
@@ -26,6 +27,9 @@ pub struct TestApp {
     running: Option<Running>,
 }
 
+/// `auth.dns_servers` for tests that need no DNS: the discard port, unserved.
+pub const OFFLINE_DNS: &str = "[\"127.0.0.1:9\"]";
+
 pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
     let data = format!("{:?}", dir.join("data").display().to_string());
     let index = format!("{:?}", dir.join("index").display().to_string());
@@ -40,6 +44,11 @@ pub fn test_config(dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
         ("index.writer_memory_bytes", "20000000"),
         // The salespeople of the tests write from team.example.
         ("archive.team_domains", "[\"team.example\"]"),
+        // Sender authentication stays on (the default policy) but DNS is a
+        // loopback port nobody serves: nothing leaves the machine, and mail
+        // is judged by the team rule as when a server is offline.
+        ("auth.dns_servers", OFFLINE_DNS),
+        ("auth.dns_timeout_ms", "200"),
     ];
     pairs.extend_from_slice(extra);
     Config::with_overrides(&pairs).expect("test config")

@@ -20,6 +20,8 @@ pub fn dossier(dir: &Path) -> Command {
         .env("DOSSIER_INDEX__DIR", dir.join("index"))
         .env("DOSSIER_INDEX__WRITER_MEMORY_BYTES", "20000000")
         .env("DOSSIER_ARCHIVE__TEAM_DOMAINS", "[\"team.example\"]")
+        .env("DOSSIER_AUTH__DNS_SERVERS", super::OFFLINE_DNS)
+        .env("DOSSIER_AUTH__DNS_TIMEOUT_MS", "200")
         .env("RUST_LOG", "info");
     cmd
 }

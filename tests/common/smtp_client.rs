@@ -15,6 +15,21 @@ pub struct SmtpClient {
 impl SmtpClient {
     pub async fn connect(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).await.expect("connect smtp");
+        Self::over(stream).await
+    }
+
+    /// Connects from a chosen loopback address (Linux routes all of 127/8
+    /// to lo), e.g. 127.0.0.2 to be a host an SPF record does not list.
+    pub async fn connect_from(addr: SocketAddr, local: std::net::IpAddr) -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::new(local, 0))
+            .expect("bind local address");
+        let stream = socket.connect(addr).await.expect("connect smtp");
+        Self::over(stream).await
+    }
+
+    async fn over(stream: TcpStream) -> Self {
         let (r, w) = stream.into_split();
         let mut c = SmtpClient {
             reader: BufReader::new(r),

@@ -211,7 +211,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let spool = storage.spool.clone();
             let path = out.clone();
             let n = tokio::task::spawn_blocking(move || -> std::io::Result<usize> {
-                let mut w = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                let mut w = std::io::BufWriter::new(private_file(&path)?);
                 crate::export::write_mbox(&spool, &messages, &mut w)
             })
             .await??;
@@ -219,6 +219,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A file only its owner may read (an export holds private mail and lands
+/// outside the 0700 data directory), even if it existed with another mode.
+fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 fn looks_like_email(s: &str) -> bool {

@@ -8,6 +8,7 @@ mod common;
 use common::hostile::*;
 use common::{spawn_app_with, urlencode, TestApp};
 use serde_json::Value;
+use std::time::Duration;
 
 /// Peak resident memory of this process (the test binary runs the gateway).
 fn peak_rss_bytes() -> u64 {
@@ -262,4 +263,81 @@ async fn a_prefix_that_stands_for_too_many_words_asks_for_more_letters() {
     );
     assert_eq!(app.get_json("/api/search?q=zebra1*").await["total"], 1);
     app.shutdown().await;
+}
+
+/// A message whose parsing needs more memory than the process may have: it
+/// aborts the gateway. The attempt was counted before the work began, so each
+/// start knows; after `ingest.max_attempts` it is parked as failed and the
+/// mail queued behind it flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_aborts_the_process_is_parked_after_max_attempts() {
+    use common::process::{api_get, dossier, run_ok, ServerProcess};
+    let dir = tempfile::tempdir().unwrap();
+    let card: Value = serde_json::from_slice(
+        &run_ok(dossier(dir.path()).args(["card", "create", "Poison"])).stdout,
+    )
+    .unwrap();
+    let rcpt = card["archive_address"].as_str().unwrap().to_owned();
+    let env = [
+        ("DOSSIER_INGEST__MAX_ATTEMPTS", "2"),
+        // Raised so the message reaches the parser whole.
+        ("DOSSIER_SMTP__MAX_MESSAGE_BYTES", "52428800"),
+        ("DOSSIER_INGEST__MAX_HEADER_BYTES", "52428800"),
+        ("DOSSIER_ARCHIVE__ACCEPT_FROM", "anyone"),
+    ];
+    let limit = Some(700 << 20);
+    // Five million header lines: about a gigabyte once parsed.
+    let mut poison = b"From: a@client.example\r\nSubject: poison\r\n".to_vec();
+    poison.extend_from_slice(&b"X-A: b\r\n".repeat(5_000_000));
+    poison.extend_from_slice(b"\r\nbody\r\n");
+    let ordinary = common::forwarded_mail("wombat@x", "Ordinary", "The ordinary wombat.");
+
+    let mut server = ServerProcess::start_with(dir.path(), &env, limit).await;
+    let mut c = common::SmtpClient::connect(server.smtp).await;
+    c.ehlo().await;
+    assert!(c
+        .send_mail("a@client.example", &[&rcpt], &poison)
+        .await
+        .starts_with("250"));
+    // Queued behind it, while the worker chews on the poison.
+    let behind = c.send_mail("s@team.example", &[&rcpt], &ordinary).await;
+    let status = server
+        .exited(Duration::from_secs(60))
+        .await
+        .expect("the poison aborts the gateway");
+    assert!(!status.success());
+    // The next start takes the poison again (a second interrupted attempt)…
+    let mut server = ServerProcess::start_with(dir.path(), &env, limit).await;
+    assert!(
+        server.exited(Duration::from_secs(60)).await.is_some(),
+        "second attempt"
+    );
+    // …and the one after parks it: the gateway stays up and the queue flows.
+    let server = ServerProcess::start_with(dir.path(), &env, limit).await;
+    let token = std::fs::read_to_string(dir.path().join("data/admin-token")).unwrap();
+    let token = token.trim();
+    let mut c = common::SmtpClient::connect(server.smtp).await;
+    c.ehlo().await;
+    let after = common::forwarded_mail("quokka@x", "After", "The ordinary quokka.");
+    assert!(c
+        .send_mail("s@team.example", &[&rcpt], &after)
+        .await
+        .starts_with("250"));
+    let mut want = vec!["quokka"];
+    if behind.starts_with("250") {
+        want.push("wombat");
+    }
+    for word in want {
+        for i in 0..=200 {
+            let found = api_get(server.http, token, &format!("/api/search?q={word}")).await;
+            if found["total"] == 1 {
+                break;
+            }
+            assert!(i < 200, "{word} never became searchable");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let failed = api_get(server.http, token, "/api/admin/failed").await;
+    let text = failed.to_string();
+    assert!(text.contains("interrupted 2 times"), "{text}");
 }

@@ -132,8 +132,14 @@ async fn import_mbox_maildir_and_eml_without_duplicates_then_export() {
         .unwrap()
         .contains("imported 1,"));
 
-    // Export: the original bytes come back.
+    // Export: the original bytes come back, in a file only its owner may
+    // read, even one that existed world-readable.
     let export = dir.path().join("out.mbox");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&export, b"old").unwrap();
+        std::fs::set_permissions(&export, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let out = run_ok(
         dossier(dir.path())
             .args(["export", "--card", &id, "--out"])
@@ -142,6 +148,11 @@ async fn import_mbox_maildir_and_eml_without_duplicates_then_export() {
     assert!(String::from_utf8(out.stdout)
         .unwrap()
         .contains("exported 5 messages"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&export).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "export mode {mode:o}");
+    }
     let bytes = std::fs::read(&export).unwrap();
     let mut r = mbox::Reader::new(&bytes[..]);
     let mut back = Vec::new();

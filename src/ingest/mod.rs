@@ -51,7 +51,30 @@ pub struct Ingest {
     wake: Arc<Notify>,
     /// Live codes already looked up (code → card). Codes are never reissued;
     /// a regenerated card's old code is removed with `forget_code`.
-    routes: Arc<std::sync::Mutex<std::collections::HashMap<String, i64>>>,
+    routes: Arc<std::sync::Mutex<Routes>>,
+}
+
+/// The route cache and how many codes were forgotten: a lookup that began
+/// before a `forget_code` must not put what it read back in.
+#[derive(Default)]
+struct Routes {
+    cards: std::collections::HashMap<String, i64>,
+    forgotten: u64,
+}
+
+impl Routes {
+    /// Caches what a lookup read, unless a code was forgotten since it
+    /// began (`generation`): it may be the one it read.
+    fn remember(&mut self, code: &str, card: i64, generation: u64) {
+        if self.forgotten == generation {
+            self.cards.insert(code.to_owned(), card);
+        }
+    }
+
+    fn forget(&mut self, code: &str) {
+        self.cards.remove(code);
+        self.forgotten += 1;
+    }
 }
 
 impl Ingest {
@@ -80,23 +103,27 @@ impl Ingest {
         let Some(code) = ArchiveCode::from_address(address, &self.domain) else {
             return Ok(None);
         };
-        let cached = self.lock_routes().get(code.as_str()).copied();
+        let (cached, generation) = {
+            let routes = self.lock_routes();
+            (routes.cards.get(code.as_str()).copied(), routes.forgotten)
+        };
         if let Some(card) = cached {
             return Ok(Some(card));
         }
         let card = self.store.card_id_by_code(code.as_str()).await?;
         if let Some(card) = card {
-            self.lock_routes().insert(code.as_str().to_owned(), card);
+            self.lock_routes().remember(code.as_str(), card, generation);
         }
         Ok(card)
     }
 
-    /// Stops routing a code (its card got a new archive address).
+    /// Stops routing a code (its card got a new archive address). Call it
+    /// after the new code is committed.
     pub fn forget_code(&self, code: &str) {
-        self.lock_routes().remove(code);
+        self.lock_routes().forget(code);
     }
 
-    fn lock_routes(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, i64>> {
+    fn lock_routes(&self) -> std::sync::MutexGuard<'_, Routes> {
         // The map is only a cache: a poisoned lock still holds valid entries.
         self.routes.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -246,5 +273,23 @@ impl Ingest {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Routes;
+
+    #[test]
+    fn a_lookup_in_flight_during_a_regeneration_does_not_bring_the_old_code_back() {
+        let mut routes = Routes::default();
+        let before = routes.forgotten;
+        // The lookup read the old code; meanwhile the card got a new one.
+        routes.forget("oldcode");
+        routes.remember("oldcode", 7, before);
+        assert!(routes.cards.is_empty());
+        // Lookups that begin afterwards are cached as usual.
+        routes.remember("newcode", 7, routes.forgotten);
+        assert_eq!(routes.cards.get("newcode"), Some(&7));
     }
 }

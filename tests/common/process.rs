@@ -45,10 +45,36 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub async fn start(dir: &Path) -> Self {
+        Self::start_with(dir, &[], None).await
+    }
+
+    /// With extra `DOSSIER_*` variables, and optionally a limit on its
+    /// address space (bytes), as a small VPS or a container would set.
+    pub async fn start_with(dir: &Path, env: &[(&str, &str)], address_space: Option<u64>) -> Self {
+        use std::os::unix::process::CommandExt;
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let smtp: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let log = dir.join(format!("server-{}.log", http.port()));
-        let child = dossier(dir)
+        let mut cmd = dossier(dir);
+        cmd.envs(env.iter().copied());
+        if let Some(limit) = address_space {
+            // Few malloc arenas, or their reservations alone fill the space.
+            cmd.env("MALLOC_ARENA_MAX", "2");
+            // SAFETY: setrlimit is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let l = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_AS, &l) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .env("DOSSIER_HTTP__LISTEN", http.to_string())
             .env("DOSSIER_SMTP__LISTEN", smtp.to_string())
             .stdout(Stdio::null())
@@ -90,6 +116,18 @@ impl ServerProcess {
 
     pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().unwrap()
+    }
+
+    /// Waits (at most `limit`) for the process to end on its own.
+    pub async fn exited(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
     }
 }
 

@@ -21,6 +21,12 @@ struct GatedDelivery {
 }
 
 impl Delivery for GatedDelivery {
+    type Body = Vec<u8>;
+
+    fn new_body(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
     async fn check_recipient(&self, _rcpt: &str) -> RcptVerdict {
         RcptVerdict::Accept
     }

@@ -5,6 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::ingest::IngestError;
 use crate::search::SearchError;
 use crate::store::StoreError;
 
@@ -35,6 +36,9 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// The data disk is below `storage.min_free_bytes`: nothing new is taken.
+    #[error("the archive's disk is nearly full; try again later")]
+    InsufficientStorage,
     /// A real server-side failure (I/O, database). Logged; the client gets no details.
     #[error("internal error")]
     Internal(String),
@@ -55,6 +59,7 @@ impl Error {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
+            Error::InsufficientStorage => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -92,6 +97,15 @@ impl From<StoreError> for Error {
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::InUse(n) => Error::InUse(format!("still used by {n} items"), n),
             StoreError::Invalid(m) => Error::Unprocessable(m),
+            e => Error::internal(e),
+        }
+    }
+}
+
+impl From<IngestError> for Error {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::NoSpace { .. } => Error::InsufficientStorage,
             e => Error::internal(e),
         }
     }

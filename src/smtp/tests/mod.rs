@@ -44,6 +44,12 @@ impl TestDelivery {
 }
 
 impl Delivery for TestDelivery {
+    type Body = Vec<u8>;
+
+    fn new_body(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
     async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
         if rcpt.starts_with("unknown") {
             RcptVerdict::Unknown

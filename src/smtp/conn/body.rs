@@ -58,7 +58,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             let done = self.feed(|bytes| receiver.ingest(bytes, &mut buf));
             // Before the end a trailing CR may still be taken back: allow it.
             let slack = usize::from(!done);
-            if body.size() + (buf.len() - skip) > max + slack {
+            if body.size() + (buf.len() - skip) > max.saturating_add(slack) {
                 if !done {
                     let mut discard = DummyDataReceiver::new_data(&receiver);
                     self.skip_body(|bytes| discard.ingest(bytes)).await?;

@@ -3,7 +3,7 @@
 use crate::config::AcceptFrom;
 use crate::domain::Source;
 use crate::imap::{Cursor, ImapSink};
-use crate::ingest::{Envelope, Ingest, IngestError, IncomingBody};
+use crate::ingest::{Envelope, IncomingBody, Ingest, IngestError};
 use crate::mail::Team;
 use crate::smtp::{self, DeliverError, Delivery, RcptVerdict};
 

@@ -65,7 +65,12 @@ async fn data_that_never_ends_is_cut_and_leaves_nothing_behind() {
     let mut reader = BufReader::new(reader);
     let mut line = String::new();
     let rcpt = format!("RCPT TO:<{}>\r\n", addr(&card));
-    for cmd in ["EHLO c.test\r\n", "MAIL FROM:<s@team.example>\r\n", &rcpt, "DATA\r\n"] {
+    for cmd in [
+        "EHLO c.test\r\n",
+        "MAIL FROM:<s@team.example>\r\n",
+        &rcpt,
+        "DATA\r\n",
+    ] {
         writer.write_all(cmd.as_bytes()).await.unwrap();
     }
     // Greeting, EHLO (multi-line), MAIL, RCPT, DATA.
@@ -136,7 +141,8 @@ async fn a_nearly_full_disk_refuses_new_mail_and_uploads_but_keeps_what_was_acce
     assert!(app.send(&[&addr(&card)], &raw).await.starts_with("250"));
     app.stop().await;
     // More free space is demanded than any disk here has.
-    app.start_again_with(&[("storage.min_free_bytes", PIB)]).await;
+    app.start_again_with(&[("storage.min_free_bytes", PIB)])
+        .await;
 
     // What was acknowledged is still processed.
     app.wait_search("acceptedbefore", 1).await;
@@ -149,7 +155,9 @@ async fn a_nearly_full_disk_refuses_new_mail_and_uploads_but_keeps_what_was_acce
     );
     c.quit().await;
 
-    let r = app.upload_raw(&card["id"], "message/rfc822", raw.clone()).await;
+    let r = app
+        .upload_raw(&card["id"], "message/rfc822", raw.clone())
+        .await;
     assert_eq!(r.status(), 507);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "insufficient_storage");

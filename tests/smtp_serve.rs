@@ -259,8 +259,14 @@ async fn a_flood_from_one_address_leaves_room_for_another() {
     let mut other = Client::connect_from("127.0.0.2", addr).await;
     assert_eq!(other.reply().await, "220 mx.test ESMTP dossier\r\n");
     assert!(other.cmd("EHLO other.test").await.starts_with("250"));
-    assert!(other.cmd("MAIL FROM:<b@example.org>").await.starts_with("250"));
-    assert!(other.cmd("RCPT TO:<x@archive.test>").await.starts_with("250"));
+    assert!(other
+        .cmd("MAIL FROM:<b@example.org>")
+        .await
+        .starts_with("250"));
+    assert!(other
+        .cmd("RCPT TO:<x@archive.test>")
+        .await
+        .starts_with("250"));
     assert!(other.cmd("DATA").await.starts_with("354"));
     let reply = other.cmd("Subject: from .2\r\n\r\nhello\r\n.").await;
     assert!(reply.starts_with("250 2.0.0"), "{reply}");
@@ -300,12 +306,21 @@ async fn a_slow_loris_is_cut_off_and_its_slot_freed() {
     let mut loris = Client::connect(addr).await;
     assert!(loris.reply().await.starts_with("220"));
     assert!(loris.cmd("EHLO slow.test").await.starts_with("250"));
-    assert!(loris.cmd("MAIL FROM:<a@example.org>").await.starts_with("250"));
-    assert!(loris.cmd("RCPT TO:<x@archive.test>").await.starts_with("250"));
+    assert!(loris
+        .cmd("MAIL FROM:<a@example.org>")
+        .await
+        .starts_with("250"));
+    assert!(loris
+        .cmd("RCPT TO:<x@archive.test>")
+        .await
+        .starts_with("250"));
     assert!(loris.cmd("DATA").await.starts_with("354"));
     // A byte every 200 ms: never idle for a second, but 5 B/s against a 1000 B/s floor.
     let started = std::time::Instant::now();
-    let Client { mut reader, mut writer } = loris;
+    let Client {
+        mut reader,
+        mut writer,
+    } = loris;
     let trickle = tokio::spawn(async move {
         for _ in 0..300 {
             if writer.write_all(b"x").await.is_err() {
@@ -315,9 +330,16 @@ async fn a_slow_loris_is_cut_off_and_its_slot_freed() {
         }
     });
     let mut line = String::new();
-    timeout(STEP, reader.read_line(&mut line)).await.unwrap().unwrap();
+    timeout(STEP, reader.read_line(&mut line))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(line, "421 4.4.2 mx.test Error: data transfer too slow\r\n");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     trickle.abort();
 
     // Its one slot for 127.0.0.1 is free again (the release races the close).

@@ -61,7 +61,12 @@ except smtplib.SMTPSenderRefused as e:
 s.quit()
 "#;
     let out = tokio::process::Command::new("python3")
-        .args(["-c", script, &smtp.ip().to_string(), &smtp.port().to_string()])
+        .args([
+            "-c",
+            script,
+            &smtp.ip().to_string(),
+            &smtp.port().to_string(),
+        ])
         .args([rcpt, body, if starttls { "1" } else { "0" }])
         .output()
         .await
@@ -88,8 +93,14 @@ async fn starttls_with_curl_and_smtplib_on_the_generated_certificate() {
     let card = app.create_card("TLS").await;
     let file = app.dir.path().join("curl.eml");
     std::fs::write(&file, mail("curlmail")).unwrap();
-    assert!(curl(app.smtp, &addr(&card), &file, true).await, "curl --ssl-reqd");
-    assert_eq!(smtplib(app.smtp, &addr(&card), &mail("pythonmail"), true).await, "sent");
+    assert!(
+        curl(app.smtp, &addr(&card), &file, true).await,
+        "curl --ssl-reqd"
+    );
+    assert_eq!(
+        smtplib(app.smtp, &addr(&card), &mail("pythonmail"), true).await,
+        "sent"
+    );
     app.wait_history(card["id"].as_i64().unwrap(), 2).await;
     app.wait_search("curlmail", 1).await;
     app.wait_search("pythonmail", 1).await;
@@ -109,7 +120,10 @@ async fn require_tls_turns_clear_text_mail_away() {
     let to = addr(&card);
     let file = app.dir.path().join("m.eml");
     std::fs::write(&file, mail("cleartext")).unwrap();
-    assert!(!curl(app.smtp, &to, &file, false).await, "clear text must fail");
+    assert!(
+        !curl(app.smtp, &to, &file, false).await,
+        "clear text must fail"
+    );
     let refused = smtplib(app.smtp, &to, &mail("cleartext"), false).await;
     assert_eq!(
         refused,
@@ -150,11 +164,7 @@ async fn a_configured_certificate_is_verified_by_a_rust_client() {
     std::fs::write(&key_path, leaf_key.serialize_pem()).unwrap();
     let quoted = |p: &std::path::Path| format!("{:?}", p.display().to_string());
     let (cert_value, key_value) = (quoted(&cert_path), quoted(&key_path));
-    let app = spawn_app_with(&[
-        ("smtp.tls_cert", &cert_value),
-        ("smtp.tls_key", &key_value),
-    ])
-    .await;
+    let app = spawn_app_with(&[("smtp.tls_cert", &cert_value), ("smtp.tls_key", &key_value)]).await;
     assert!(!app.data_dir().join("tls").exists(), "nothing generated");
     let card = app.create_card("Verified").await;
 
@@ -164,7 +174,11 @@ async fn a_configured_certificate_is_verified_by_a_rust_client() {
     let mut line = String::new();
     plain.read_line(&mut line).await.unwrap();
     assert!(line.starts_with("220 "));
-    plain.get_mut().write_all(b"EHLO rust.test\r\n").await.unwrap();
+    plain
+        .get_mut()
+        .write_all(b"EHLO rust.test\r\n")
+        .await
+        .unwrap();
     let mut offered = false;
     loop {
         line.clear();
@@ -202,7 +216,10 @@ async fn a_configured_certificate_is_verified_by_a_rust_client() {
     let mut replies = String::new();
     while tls.read_line(&mut replies).await.unwrap() > 0 {}
     assert!(replies.contains("\r\n354 "), "{replies}");
-    assert!(replies.contains("\r\n250 2.0.0 Ok: queued as "), "{replies}");
+    assert!(
+        replies.contains("\r\n250 2.0.0 Ok: queued as "),
+        "{replies}"
+    );
     assert!(replies.ends_with("221 2.0.0 Bye\r\n"), "{replies}");
     app.wait_search("rustclient", 1).await;
     app.shutdown().await;

@@ -106,7 +106,12 @@ impl IncomingBody {
         .map_err(io::Error::other)?;
         // Put back before `?`, so drop still removes the file on error.
         self.spilled = Some(spilled);
-        self.mem = mem;
+        // The buffer that grew to the threshold is not kept for the rest.
+        self.mem = if mem.capacity() > 2 * WRITE_CHUNK {
+            Vec::with_capacity(WRITE_CHUNK)
+        } else {
+            mem
+        };
         result
     }
 
@@ -148,7 +153,11 @@ mod tests {
     async fn small_bodies_stay_in_memory_large_ones_stream_to_the_spool() {
         let dir = tempfile::tempdir().unwrap();
         let spool = ContentStore::open(&dir.path().join("spool")).unwrap();
-        let tmp_files = || std::fs::read_dir(dir.path().join("spool/tmp")).unwrap().count();
+        let tmp_files = || {
+            std::fs::read_dir(dir.path().join("spool/tmp"))
+                .unwrap()
+                .count()
+        };
 
         let mut small = IncomingBody::new(spool.clone(), 1000);
         small.write(b"Subject: s\r\n\r\nhi\r\n").await.unwrap();

@@ -206,7 +206,8 @@ impl Ingest {
         if cards.is_empty() {
             return Err(IngestError::NoCard);
         }
-        self.enqueue(source, envelope, raw.into(), cards, None).await
+        self.enqueue(source, envelope, raw.into(), cards, None)
+            .await
     }
 
     /// Durably accepts a message no card could be found for: it waits in the

@@ -131,7 +131,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tls = dir.path().join("tls");
         load_or_generate(None, None, &tls, "mx.test").unwrap();
-        let key_mode = fs::metadata(tls.join(KEY_FILE)).unwrap().permissions().mode();
+        let key_mode = fs::metadata(tls.join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(key_mode & 0o777, 0o600);
         let first = fs::read(tls.join(CERT_FILE)).unwrap();
         load_or_generate(None, None, &tls, "mx.test").unwrap();
@@ -143,9 +146,6 @@ mod tests {
             load_or_generate(Some(&c), None, &tls, "x"),
             Err(TlsError::HalfConfigured)
         ));
-        assert!(matches!(
-            server_config(&k, &k),
-            Err(TlsError::Pem { .. })
-        ));
+        assert!(matches!(server_config(&k, &k), Err(TlsError::Pem { .. })));
     }
 }

@@ -191,7 +191,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
     fn body_failed(&mut self, e: &std::io::Error) {
         self.txn = None;
         warn!(error = %e, "message body could not be kept");
-        self.reply(451, [4, 3, 0], "Temporary failure: could not store the message");
+        self.reply(
+            451,
+            [4, 3, 0],
+            "Temporary failure: could not store the message",
+        );
     }
 
     async fn deliver(&mut self, body: D::Body) {
@@ -218,7 +222,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             }
             Err(DeliverError::NoRoom(reason)) => {
                 warn!(%reason, size, rcpts, "delivery refused: no room");
-                self.reply(452, [4, 3, 1], &format!("Insufficient system storage: {reason}"));
+                self.reply(
+                    452,
+                    [4, 3, 1],
+                    &format!("Insufficient system storage: {reason}"),
+                );
             }
             Err(DeliverError::Permanent(reason)) => {
                 warn!(%reason, size, rcpts, "delivery failed permanently");

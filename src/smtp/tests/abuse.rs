@@ -8,7 +8,11 @@ use tokio::time::{sleep, Instant};
 use super::*;
 
 /// Writes `piece` every `every` until the server closes (bounded).
-async fn trickle<T: AsyncRead + AsyncWrite>(writer: &mut WriteHalf<T>, piece: &[u8], every: Duration) {
+async fn trickle<T: AsyncRead + AsyncWrite>(
+    writer: &mut WriteHalf<T>,
+    piece: &[u8],
+    every: Duration,
+) {
     for _ in 0..100_000 {
         if writer.write_all(piece).await.is_err() {
             return;
@@ -32,13 +36,20 @@ async fn slow_loris_in_data_is_cut_at_the_minimum_rate() {
         assert_code(&c.cmd("DATA").await, "354");
         let started = Instant::now();
         // A byte every 5 s never trips the 10 s idle timeout, but is far below 100 B/s.
-        let Client { mut reader, mut writer } = c;
+        let Client {
+            mut reader,
+            mut writer,
+        } = c;
         let read = async {
             let mut line = String::new();
             reader.read_line(&mut line).await.unwrap();
             assert_eq!(line, "421 4.4.2 mx.test Error: data transfer too slow\r\n");
             // The 10 s head start plus what 3 bytes earn, not the 100 000 s of trickle.
-            assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{:?}",
+                started.elapsed()
+            );
         };
         tokio::join!(read, trickle(&mut writer, b"x", Duration::from_secs(5)));
     };
@@ -57,7 +68,10 @@ async fn a_command_trickled_byte_by_byte_times_out() {
     let client = async move {
         c.ehlo().await;
         let started = Instant::now();
-        let Client { mut reader, mut writer } = c;
+        let Client {
+            mut reader,
+            mut writer,
+        } = c;
         let read = async {
             let mut line = String::new();
             reader.read_line(&mut line).await.unwrap();
@@ -116,16 +130,25 @@ async fn data_that_never_ends_is_cut_by_the_session_limit() {
         c.envelope("a@example.org", &["x@archive.test"]).await;
         assert_code(&c.cmd("DATA").await, "354");
         let started = Instant::now();
-        let Client { mut reader, mut writer } = c;
+        let Client {
+            mut reader,
+            mut writer,
+        } = c;
         let read = async {
             let mut line = String::new();
             reader.read_line(&mut line).await.unwrap();
-            assert_eq!(line, "421 4.4.2 mx.test Error: session time limit exceeded\r\n");
+            assert_eq!(
+                line,
+                "421 4.4.2 mx.test Error: session time limit exceeded\r\n"
+            );
             assert!(started.elapsed() < Duration::from_secs(61));
         };
         // 8 KB/s, well above the minimum rate, and never a final dot.
         let line = format!("{}\r\n", "z".repeat(78)).repeat(100);
-        tokio::join!(read, trickle(&mut writer, line.as_bytes(), Duration::from_secs(1)));
+        tokio::join!(
+            read,
+            trickle(&mut writer, line.as_bytes(), Duration::from_secs(1))
+        );
     };
     tokio::join!(session, client);
     assert!(delivery.messages().is_empty());
@@ -250,6 +273,11 @@ async fn large_bodies_arrive_byte_exact_however_they_are_split() {
     let bodies = delivery.bodies();
     assert_eq!(bodies.len(), 6);
     for got in bodies {
-        assert!(got == body, "body differs ({} vs {} bytes)", got.len(), body.len());
+        assert!(
+            got == body,
+            "body differs ({} vs {} bytes)",
+            got.len(),
+            body.len()
+        );
     }
 }

@@ -91,7 +91,10 @@ async fn starttls_upgrades_and_forgets_the_clear_text_session() {
         // RFC 3207 §4.2: the EHLO given in clear text no longer counts.
         assert_code(&c.cmd("MAIL FROM:<a@example.org>").await, "503 5.5.1");
         let ehlo = c.cmd("EHLO client.test").await;
-        assert!(ehlo.starts_with("250-mx.test") && !ehlo.contains("STARTTLS"), "{ehlo}");
+        assert!(
+            ehlo.starts_with("250-mx.test") && !ehlo.contains("STARTTLS"),
+            "{ehlo}"
+        );
         assert_code(&c.cmd("STARTTLS").await, "503 5.5.1");
         c.envelope("a@example.org", &["x@archive.test"]).await;
         assert_code(&c.cmd("DATA").await, "354");
@@ -118,7 +121,10 @@ async fn plaintext_pipelined_after_starttls_is_discarded() {
         assert_eq!(c.reply().await, "220 2.0.0 Ready to start TLS\r\n");
         let mut c = c.upgrade(&pki.client).await;
         let ehlo = c.cmd("EHLO client.test").await;
-        assert!(ehlo.starts_with("250-mx.test"), "an injected reply leaked: {ehlo}");
+        assert!(
+            ehlo.starts_with("250-mx.test"),
+            "an injected reply leaked: {ehlo}"
+        );
         assert_code(&c.cmd("RCPT TO:<x@archive.test>").await, "503 5.5.1");
         assert_code(&c.cmd("DATA").await, "503 5.5.1");
     };

@@ -17,7 +17,7 @@ use crate::http::{self, AppState, HttpLimits};
 use crate::ingest::{ContentStore, Ingest, TextSignals, TextWorker, Worker};
 use crate::search::{IndexError, IndexHandle, IndexWriterTask, SearchIndex, Searcher};
 use crate::smtp::{self, SmtpConfig};
-use crate::sources::{ImapIngest, SmtpIngest};
+use crate::sources::{ImapIngest, QuarantineQuota, SmtpIngest};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,8 @@ pub enum StartError {
     Index(#[from] IndexError),
     #[error("finishing interrupted deletions: {0}")]
     Erase(#[from] crate::erase::EraseError),
+    #[error("smtp TLS: {0}")]
+    Tls(#[from] smtp::TlsError),
 }
 
 /// How often unfinished deletion work (a busy WAL, a failed removal) is retried.
@@ -265,6 +267,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         });
     }
+    let smtp_config = Arc::new(smtp_config(&config)?);
     let http_listener = bind(config.http.listen).await?;
     let smtp_listener = bind(config.smtp.listen).await?;
     let http_addr = http_listener.local_addr()?;
@@ -277,7 +280,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         storage.spool.clone(),
         config.archive.domain.clone(),
         wake.clone(),
-    );
+    )
+    .with_min_free_bytes(config.storage.min_free_bytes);
 
     let poll = Duration::from_secs(config.ingest.poll_interval_secs.max(1));
     let retries = tokio::spawn(eraser.clone().run_retries(ERASE_RETRY, shutdown_rx.clone()));
@@ -325,17 +329,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         signal(shutdown_rx.clone()),
     ));
 
-    let smtp_config = Arc::new(SmtpConfig {
-        hostname: config.smtp.hostname.clone(),
-        max_message_bytes: config.smtp.max_message_bytes,
-        max_recipients: config.smtp.max_recipients,
-        max_line_bytes: config.smtp.max_line_bytes,
-        idle_timeout: Duration::from_secs(config.smtp.idle_timeout_secs),
-        max_connections: config.smtp.max_connections,
-        max_errors: config.smtp.max_errors,
-        shutdown_grace: Duration::from_secs(config.smtp.shutdown_grace_secs),
+    let delivery = Arc::new(SmtpIngest {
+        ingest: ingest.clone(),
+        spool_threshold: config.smtp.spool_threshold_bytes,
+        quota: QuarantineQuota {
+            max_bytes: config.quarantine.max_bytes,
+            accept_from: config.archive.accept_from,
+            team_domains: config.archive.team_domains.clone(),
+            archive_domain: config.archive.domain.clone(),
+        },
     });
-    let delivery = Arc::new(SmtpIngest(ingest.clone()));
     let smtp_task = tokio::spawn(smtp::serve(
         smtp_listener,
         delivery,
@@ -387,6 +390,33 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         admin_token_path,
         shutdown: shutdown_tx,
         tasks,
+    })
+}
+
+/// The listener's settings; loads (or first generates) the STARTTLS certificate.
+fn smtp_config(config: &Config) -> Result<SmtpConfig, StartError> {
+    let s = &config.smtp;
+    let tls = smtp::tls_config(
+        s.tls_cert.as_deref(),
+        s.tls_key.as_deref(),
+        &config.tls_dir(),
+        &s.hostname,
+    )?;
+    Ok(SmtpConfig {
+        hostname: s.hostname.clone(),
+        max_message_bytes: s.max_message_bytes,
+        max_recipients: s.max_recipients,
+        max_line_bytes: s.max_line_bytes,
+        idle_timeout: Duration::from_secs(s.idle_timeout_secs),
+        session_timeout: Duration::from_secs(s.session_timeout_secs),
+        min_data_rate: s.min_data_bytes_per_sec,
+        max_commands: s.max_commands_per_session,
+        max_connections: s.max_connections,
+        max_connections_per_ip: s.max_connections_per_ip,
+        max_errors: s.max_errors,
+        shutdown_grace: Duration::from_secs(s.shutdown_grace_secs),
+        tls: Some(tls),
+        require_tls: s.require_tls,
     })
 }
 

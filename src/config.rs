@@ -26,6 +26,15 @@ pub struct Config {
     pub extract: ExtractConfig,
     pub search: SearchConfig,
     pub auth: AuthConfig,
+    pub quarantine: QuarantineConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineConfig {
+    /// Total raw size the quarantine may hold; past it, SMTP mail that would
+    /// land there gets 452 4.3.1.
+    pub max_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,14 +94,28 @@ pub struct SmtpSection {
     pub max_line_bytes: usize,
     pub idle_timeout_secs: u64,
     pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub session_timeout_secs: u64,
+    pub min_data_bytes_per_sec: u64,
+    pub max_commands_per_session: usize,
+    pub spool_threshold_bytes: usize,
     pub max_errors: usize,
     pub shutdown_grace_secs: u64,
+    /// PEM certificate chain for STARTTLS; with `tls_key`. Neither set: a
+    /// self-signed pair is generated in `<data_dir>/tls`.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
+    pub require_tls: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     pub data_dir: PathBuf,
+    /// Below this much free space on the data disk, new mail and uploads are refused.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,9 +324,24 @@ impl Config {
                 "smtp.max_line_bytes must be at least 512 (RFC 5321)".into(),
             ));
         }
-        if self.smtp.max_recipients == 0 || self.smtp.max_connections == 0 {
+        let smtp = &self.smtp;
+        if smtp.max_recipients == 0
+            || smtp.max_connections == 0
+            || smtp.max_connections_per_ip == 0
+            || smtp.max_commands_per_session == 0
+            || smtp.session_timeout_secs == 0
+        {
             return Err(ConfigError::Invalid(
-                "smtp.max_recipients and smtp.max_connections must be positive".into(),
+                "smtp.max_recipients, max_connections, max_connections_per_ip, \
+                 max_commands_per_session and session_timeout_secs must be positive"
+                    .into(),
+            ));
+        }
+        if smtp.tls_cert.is_some() != smtp.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "smtp.tls_cert and smtp.tls_key must be set together (or neither, for a \
+                 generated self-signed certificate)"
+                    .into(),
             ));
         }
         let statuses = &self.cards.statuses;
@@ -353,6 +391,10 @@ impl Config {
     pub fn admin_token_path(&self) -> PathBuf {
         self.storage.data_dir.join("admin-token")
     }
+    /// Where the self-signed STARTTLS pair is generated.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.storage.data_dir.join("tls")
+    }
 }
 
 #[cfg(test)]
@@ -367,6 +409,9 @@ mod tests {
         assert_eq!(c.storage.data_dir, PathBuf::from("data"));
         assert_eq!(c.index.dir, PathBuf::from("index"));
         assert_eq!(c.archive.domain, "archive.localhost");
+        assert_eq!(c.smtp.max_connections_per_ip, 20);
+        assert_eq!(c.smtp.session_timeout_secs, 600);
+        assert!(c.smtp.tls_cert.is_none() && !c.smtp.require_tls);
     }
 
     #[test]
@@ -376,5 +421,7 @@ mod tests {
         assert!(Config::with_overrides(&[("smtp.listen", "\"nope\"")]).is_err());
         assert!(Config::with_overrides(&[("archive.domain", "\"a@b\"")]).is_err());
         assert!(Config::with_overrides(&[("smtp.bogus", "1")]).is_err());
+        assert!(Config::with_overrides(&[("smtp.tls_cert", "\"/x.pem\"")]).is_err());
+        assert!(Config::with_overrides(&[("smtp.max_connections_per_ip", "0")]).is_err());
     }
 }

@@ -1,42 +1,133 @@
 //! Each source's view of the one ingest entry point.
 
+use crate::config::AcceptFrom;
 use crate::domain::Source;
 use crate::imap::{Cursor, ImapSink};
-use crate::ingest::{Envelope, Ingest, IngestError};
+use crate::ingest::{Envelope, IncomingBody, Ingest, IngestError};
+use crate::mail::Team;
 use crate::smtp::{self, DeliverError, Delivery, RcptVerdict};
 
 /// The SMTP listener's view of ingest.
-pub struct SmtpIngest(pub Ingest);
+pub struct SmtpIngest {
+    pub ingest: Ingest,
+    /// DATA/BDAT bodies over this many bytes go to the spool as they arrive.
+    pub spool_threshold: usize,
+    pub quota: QuarantineQuota,
+}
+
+/// Who would end up in the quarantine, and how much it may hold.
+pub struct QuarantineQuota {
+    /// `quarantine.max_bytes`.
+    pub max_bytes: u64,
+    pub accept_from: AcceptFrom,
+    pub team_domains: Vec<String>,
+    pub archive_domain: String,
+}
+
+impl SmtpIngest {
+    /// True when the message would be held in the quarantine (its From is
+    /// outside the team, as the worker will judge it) and the quarantine
+    /// cannot take it. Decided on the From header, not the envelope sender:
+    /// a team member's mail may carry any bounce address (a list, an ESP).
+    async fn quarantine_full(&self, body: &IncomingBody) -> Result<bool, IngestError> {
+        let quota = &self.quota;
+        if quota.accept_from != AcceptFrom::Team {
+            return Ok(false);
+        }
+        let store = self.ingest.store();
+        let held = u64::try_from(store.quarantine_bytes().await?).unwrap_or(0);
+        if held.saturating_add(body.len() as u64) <= quota.max_bytes {
+            return Ok(false);
+        }
+        // As the worker does: the archive domain's addresses are never team.
+        let suffix = format!("@{}", quota.archive_domain.to_ascii_lowercase());
+        let addresses: Vec<String> = store
+            .team_users()
+            .await?
+            .into_iter()
+            .map(|(_, a)| a)
+            .filter(|a| !a.ends_with(&suffix))
+            .collect();
+        let team = Team {
+            addresses: &addresses,
+            domains: &quota.team_domains,
+        };
+        let sender = crate::mail::sender_address(body.head());
+        Ok(!sender.is_some_and(|a| team.is_member(&a)))
+    }
+}
 
 impl Delivery for SmtpIngest {
+    type Body = IncomingBody;
+
+    async fn has_room(&self) -> bool {
+        match self.ingest.check_room() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "refusing mail");
+                false
+            }
+        }
+    }
+
     async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
-        match self.0.route(rcpt).await {
+        match self.ingest.route(rcpt).await {
             Ok(Some(_)) => RcptVerdict::Accept,
             Ok(None) => RcptVerdict::Unknown,
             Err(e) => RcptVerdict::TempFail(e.to_string()),
         }
     }
 
-    async fn deliver(&self, envelope: smtp::Envelope, raw: Vec<u8>) -> Result<(), DeliverError> {
+    fn new_body(&self) -> IncomingBody {
+        self.ingest.incoming(self.spool_threshold)
+    }
+
+    async fn deliver(
+        &self,
+        envelope: smtp::Envelope,
+        body: IncomingBody,
+    ) -> Result<(), DeliverError> {
         let env = Envelope {
             mail_from: envelope.mail_from,
             helo: envelope.helo,
             peer: envelope.peer.to_string(),
             rcpt_to: envelope.rcpt_to,
         };
-        match self.0.accept(Source::Smtp, env, raw).await {
+        match self.quarantine_full(&body).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(DeliverError::NoRoom(
+                    "the quarantine for mail from outside the team is full".into(),
+                ))
+            }
+            Err(e) => return Err(temporary(e)),
+        }
+        match self.ingest.accept(Source::Smtp, env, body).await {
             Ok(_) => Ok(()),
             // Every recipient's address was regenerated between RCPT and DATA.
             Err(IngestError::NoCard) => Err(DeliverError::Permanent(
                 "no recipient is a live archive address any more".into(),
             )),
-            Err(e) => {
-                tracing::error!(error = %e, "could not accept message");
-                Err(DeliverError::Temporary(
-                    "could not store the message, try again later".into(),
-                ))
-            }
+            Err(IngestError::NoSpace { .. }) => Err(DeliverError::NoRoom(
+                "the archive's disk is nearly full".into(),
+            )),
+            Err(e) => Err(temporary(e)),
         }
+    }
+}
+
+fn temporary(e: IngestError) -> DeliverError {
+    tracing::error!(error = %e, "could not accept message");
+    DeliverError::Temporary("could not store the message, try again later".into())
+}
+
+impl smtp::BodySink for IncomingBody {
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        IncomingBody::write(self, bytes).await
+    }
+
+    fn size(&self) -> usize {
+        self.len()
     }
 }
 

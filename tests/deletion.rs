@@ -372,7 +372,8 @@ async fn bytes_another_live_entry_shares_stay_until_it_goes_too() {
         .await
         .unwrap();
     assert!(raw_b.contains("ibex3131"));
-    assert_eq!(app.get_json("/api/search?q=ibex3131").await["total"], 1);
+    // Attachment text is indexed once the sandboxed extractor has read it.
+    app.wait_search("ibex3131", 1).await;
     let audit = app
         .get_json("/api/admin/audit?action=delete_document")
         .await;

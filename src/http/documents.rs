@@ -92,6 +92,7 @@ pub async fn upload(
         ))
     })?;
     load_card(&st, &user, card_id).await?;
+    st.ingest.check_room()?;
     let form = read_form(multipart, st.max_document_bytes).await?;
     let Some((filename, content_type, bytes)) = form.file else {
         return Err(Error::Unprocessable("the form has no file field".into()));

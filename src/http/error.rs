@@ -5,6 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::ingest::IngestError;
 use crate::search::SearchError;
 use crate::store::StoreError;
 
@@ -41,6 +42,9 @@ pub enum Error {
     /// The request ran out of time.
     #[error("{0}")]
     Timeout(String),
+    /// The data disk is below `storage.min_free_bytes`: nothing new is taken.
+    #[error("the archive's disk is nearly full; try again later")]
+    InsufficientStorage,
     /// A real server-side failure (I/O, database). Logged; the client gets no details.
     #[error("internal error")]
     Internal(String),
@@ -63,6 +67,9 @@ impl Error {
             Error::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unprocessable"),
             Error::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            Error::InsufficientStorage => {
+                (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage")
+            }
             Error::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -104,6 +111,15 @@ impl From<StoreError> for Error {
             StoreError::Conflict(m) => Error::Conflict(m),
             StoreError::InUse(n) => Error::InUse(format!("still used by {n} items"), n),
             StoreError::Invalid(m) => Error::Unprocessable(m),
+            e => Error::internal(e),
+        }
+    }
+}
+
+impl From<IngestError> for Error {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::NoSpace { .. } => Error::InsufficientStorage,
             e => Error::internal(e),
         }
     }

@@ -269,8 +269,7 @@ async fn log_original(
             (card_id, format!("api:{card_id}")),
             annotations,
         )
-        .await
-        .map_err(Error::internal)?;
+        .await?;
     super::upload::processed_response(st, user, queue_id).await
 }
 

@@ -54,8 +54,7 @@ pub async fn upload(
             body.to_vec(),
             vec![(card.id, format!("upload:{}", card.id))],
         )
-        .await
-        .map_err(Error::internal)?;
+        .await?;
 
     processed_response(&st, &user, queue_id).await
 }

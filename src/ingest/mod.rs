@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod classify;
 mod committer;
+mod incoming;
 pub mod spool;
 pub mod texts;
 pub mod worker;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
+pub use incoming::IncomingBody;
 pub use spool::ContentStore;
 pub use texts::{TextSignals, TextWorker};
 pub use worker::Worker;
@@ -31,6 +33,28 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("ingest is shutting down")]
     ShuttingDown,
+    /// Free space on the data disk is below `storage.min_free_bytes`.
+    #[error("only {free} bytes free on the data disk, below storage.min_free_bytes ({min})")]
+    NoSpace { free: u64, min: u64 },
+}
+
+/// The raw message handed to ingest: bytes in memory, or a body that
+/// arrived in pieces and may already be on disk.
+pub enum RawMessage {
+    Bytes(Vec<u8>),
+    Incoming(Box<IncomingBody>),
+}
+
+impl From<Vec<u8>> for RawMessage {
+    fn from(bytes: Vec<u8>) -> Self {
+        RawMessage::Bytes(bytes)
+    }
+}
+
+impl From<IncomingBody> for RawMessage {
+    fn from(body: IncomingBody) -> Self {
+        RawMessage::Incoming(Box::new(body))
+    }
 }
 
 /// Who sent the message and to which addresses, as the source saw it.
@@ -52,6 +76,8 @@ pub struct Ingest {
     /// Live codes already looked up (code → card). Codes are never reissued;
     /// a regenerated card's old code is removed with `forget_code`.
     routes: Arc<std::sync::Mutex<Routes>>,
+    /// Below this many free bytes on the spool's disk nothing new is taken.
+    min_free_bytes: u64,
 }
 
 /// The route cache and how many codes were forgotten: a lookup that began
@@ -95,7 +121,36 @@ impl Ingest {
             committer: tx,
             wake,
             routes: Arc::default(),
+            min_free_bytes: 0,
         }
+    }
+
+    /// Refuses new messages (`IngestError::NoSpace`) while the spool's disk
+    /// has fewer than `bytes` free; what was accepted is never touched.
+    pub fn with_min_free_bytes(mut self, bytes: u64) -> Self {
+        self.min_free_bytes = bytes;
+        self
+    }
+
+    /// Ok while the data disk has at least `storage.min_free_bytes` free.
+    pub fn check_room(&self) -> Result<(), IngestError> {
+        if self.min_free_bytes == 0 {
+            return Ok(());
+        }
+        let free = self.spool.free_bytes()?;
+        if free < self.min_free_bytes {
+            return Err(IngestError::NoSpace {
+                free,
+                min: self.min_free_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// An empty body for a message arriving in pieces; bodies over
+    /// `threshold` bytes are streamed to the spool's staging area.
+    pub fn incoming(&self, threshold: usize) -> IncomingBody {
+        IncomingBody::new(self.spool.clone(), threshold)
     }
 
     /// The card an address routes to, if it is a live archive address.
@@ -156,7 +211,7 @@ impl Ingest {
         &self,
         source: Source,
         envelope: Envelope,
-        raw: Vec<u8>,
+        raw: impl Into<RawMessage>,
     ) -> Result<i64, IngestError> {
         let mut cards: Vec<(i64, String)> = Vec::new();
         for rcpt in &envelope.rcpt_to {
@@ -175,13 +230,14 @@ impl Ingest {
         &self,
         source: Source,
         envelope: Envelope,
-        raw: Vec<u8>,
+        raw: impl Into<RawMessage>,
         cards: Vec<(i64, String)>,
     ) -> Result<i64, IngestError> {
         if cards.is_empty() {
             return Err(IngestError::NoCard);
         }
-        self.enqueue(source, envelope, raw, cards, None).await
+        self.enqueue(source, envelope, raw.into(), cards, None)
+            .await
     }
 
     /// Durably accepts a message no card could be found for: it waits in the
@@ -193,7 +249,7 @@ impl Ingest {
         raw: Vec<u8>,
         reason: String,
     ) -> Result<i64, IngestError> {
-        self.enqueue(source, envelope, raw, vec![], Some(reason))
+        self.enqueue(source, envelope, raw.into(), vec![], Some(reason))
             .await
     }
 
@@ -209,7 +265,7 @@ impl Ingest {
         self.enqueue_with(
             Source::Api,
             envelope,
-            raw,
+            raw.into(),
             vec![card],
             None,
             Some(annotations),
@@ -221,7 +277,7 @@ impl Ingest {
         &self,
         source: Source,
         envelope: Envelope,
-        raw: Vec<u8>,
+        raw: RawMessage,
         cards: Vec<(i64, String)>,
         quarantine: Option<String>,
     ) -> Result<i64, IngestError> {
@@ -233,16 +289,23 @@ impl Ingest {
         &self,
         source: Source,
         envelope: Envelope,
-        raw: Vec<u8>,
+        raw: RawMessage,
         cards: Vec<(i64, String)>,
         quarantine: Option<String>,
         annotations: Option<Annotations>,
     ) -> Result<i64, IngestError> {
-        let size = raw.len() as i64;
-        let spool = self.spool.clone();
-        let staged = tokio::task::spawn_blocking(move || spool.stage(&raw))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        self.check_room()?;
+        let (staged, size) = match raw {
+            RawMessage::Bytes(raw) => {
+                let (spool, size) = (self.spool.clone(), raw.len());
+                let staged = tokio::task::spawn_blocking(move || spool.stage(&raw))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+                (staged, size)
+            }
+            RawMessage::Incoming(body) => body.stage().await?,
+        };
+        let size = size as i64;
         let (reply, rx) = oneshot::channel();
         let pending = committer::Pending {
             message: NewMessage {

@@ -125,6 +125,47 @@ impl ContentStore {
         })
     }
 
+    /// A fresh path in the staging area, for a file `stage_file` will take.
+    pub fn staging_path(&self, prefix: &str) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(format!("{prefix}.{:016x}", rand::random::<u64>()))
+    }
+
+    /// Stages a file already written at `tmp` (in the staging area) whose
+    /// SHA-256 is `sha`, as `stage` does for bytes in memory.
+    pub fn stage_file(&self, sha: String, tmp: PathBuf) -> io::Result<Staged> {
+        let path = self
+            .path_of(&sha)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a digest"))?;
+        if path.exists() {
+            fs::remove_file(&tmp)?;
+            return Ok(Staged {
+                sha,
+                tmp: None,
+                path,
+            });
+        }
+        Ok(Staged {
+            sha,
+            tmp: Some(tmp),
+            path,
+        })
+    }
+
+    /// Bytes an unprivileged process may still write on the store's filesystem.
+    pub fn free_bytes(&self) -> io::Result<u64> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: statvfs fills the zeroed struct and reads only the NUL-terminated path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+
     /// Group commit for files: flush the data of every staged file, move them
     /// to their digest names, flush the directories. When this returns Ok, all
     /// of them survive a crash or power loss.

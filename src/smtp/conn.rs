@@ -1,12 +1,23 @@
-//! Buffered connection: command framing, reply batching, DATA/BDAT bodies.
+//! Buffered connection: command framing, reply batching, time limits, the
+//! STARTTLS upgrade. Message bodies (DATA/BDAT) are read in `conn/body.rs`.
+
+mod body;
 
 use std::io;
+use std::sync::Arc;
 use std::time::Duration;
 
-use smtp_proto::request::receiver::{BdatReceiver, DataReceiver, DummyDataReceiver};
 use smtp_proto::Request;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_rustls::rustls::ServerConfig;
+use tracing::debug;
+
+pub(super) use body::BodyEnd;
+
+use super::stream::MaybeTls;
+use super::SmtpConfig;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -14,10 +25,16 @@ const READ_CHUNK: usize = 16 * 1024;
 #[derive(Debug)]
 pub(super) enum Closed {
     Eof,
-    /// No input within the idle timeout (writes that stall become `Io`).
+    /// A command (or a read inside a body) did not arrive within the idle timeout.
     Timeout,
+    /// A message body arrived slower than the minimum data rate.
+    TooSlow,
+    /// The session's total time is up.
+    SessionTimeout,
     /// Shutdown was signalled while waiting for a command.
     Shutdown,
+    /// The TLS handshake failed; nothing more can be said to the client.
+    Handshake(io::Error),
     Io(io::Error),
 }
 
@@ -28,8 +45,25 @@ pub(super) enum Input {
     TooLong,
 }
 
+#[derive(Clone, Copy)]
+enum Expiry {
+    Idle,
+    Slow,
+    Session,
+}
+
+impl Expiry {
+    fn closed(self) -> Closed {
+        match self {
+            Expiry::Idle => Closed::Timeout,
+            Expiry::Slow => Closed::TooSlow,
+            Expiry::Session => Closed::SessionTimeout,
+        }
+    }
+}
+
 pub(super) struct Conn<S> {
-    stream: S,
+    stream: MaybeTls<S>,
     inbuf: Vec<u8>,
     /// Start of unconsumed input in `inbuf`.
     pos: usize,
@@ -39,24 +73,30 @@ pub(super) struct Conn<S> {
     skipping: bool,
     line_limit: usize,
     idle_timeout: Duration,
+    min_data_rate: u64,
+    session_deadline: Instant,
+    /// When the command being read must be complete.
+    command_deadline: Instant,
+    /// Set while a body is read: when it started and the bytes taken so far.
+    body_clock: Option<(Instant, usize)>,
     shutdown: watch::Receiver<bool>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
-    pub(super) fn new(
-        stream: S,
-        line_limit: usize,
-        idle_timeout: Duration,
-        shutdown: watch::Receiver<bool>,
-    ) -> Self {
+    pub(super) fn new(stream: S, config: &SmtpConfig, shutdown: watch::Receiver<bool>) -> Self {
+        let now = Instant::now();
         Self {
-            stream,
+            stream: MaybeTls::Plain(stream),
             inbuf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::with_capacity(512),
             skipping: false,
-            line_limit,
-            idle_timeout,
+            line_limit: config.line_limit(),
+            idle_timeout: config.idle_timeout,
+            min_data_rate: config.min_data_rate,
+            session_deadline: now + config.session_timeout,
+            command_deadline: now + config.idle_timeout,
+            body_clock: None,
             shutdown,
         }
     }
@@ -65,9 +105,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         *self.shutdown.borrow()
     }
 
+    pub(super) fn session_expired(&self) -> bool {
+        Instant::now() >= self.session_deadline
+    }
+
+    pub(super) fn tls_summary(&self) -> Option<String> {
+        self.stream.tls_summary()
+    }
+
     /// Next command: taken from the buffer when a whole line is there,
-    /// otherwise replies are flushed and more input is read.
+    /// otherwise replies are flushed and more input is read. The whole line
+    /// must arrive within the idle timeout (a byte now and then is not enough).
     pub(super) async fn next_input(&mut self) -> Result<Input, Closed> {
+        self.command_deadline = Instant::now() + self.idle_timeout;
         loop {
             if let Some(input) = self.next_buffered() {
                 return Ok(input);
@@ -117,6 +167,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
+    /// The earliest limit on the next read, and which one it is.
+    fn read_deadline(&self) -> (Instant, Expiry) {
+        let mut best = (self.session_deadline, Expiry::Session);
+        let mut consider = |at: Instant, why| {
+            if at < best.0 {
+                best = (at, why);
+            }
+        };
+        match self.body_clock {
+            Some((start, taken)) => {
+                consider(Instant::now() + self.idle_timeout, Expiry::Idle);
+                if self.min_data_rate > 0 {
+                    let earned = Duration::from_secs_f64(taken as f64 / self.min_data_rate as f64);
+                    consider(start + self.idle_timeout + earned, Expiry::Slow);
+                }
+            }
+            None => consider(self.command_deadline, Expiry::Idle),
+        }
+        best
+    }
+
     /// Flushes pending replies, then reads at least one byte.
     /// `watch_shutdown` is false while a message body is in flight, so a
     /// started transfer is allowed to finish (serve's grace period bounds it).
@@ -127,7 +198,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             self.pos = 0;
         }
         self.inbuf.reserve(READ_CHUNK);
-        let read = tokio::time::timeout(self.idle_timeout, self.stream.read_buf(&mut self.inbuf));
+        let (deadline, why) = self.read_deadline();
+        let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.inbuf));
         let shutdown = self.shutdown.clone();
         let result = tokio::select! {
             biased;
@@ -135,7 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             result = read => result,
         };
         match result {
-            Err(_elapsed) => Err(Closed::Timeout),
+            Err(_elapsed) => Err(why.closed()),
             Ok(Err(e)) => Err(Closed::Io(e)),
             Ok(Ok(0)) => Err(Closed::Eof),
             Ok(Ok(_)) => Ok(()),
@@ -166,78 +238,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// Reads a DATA body up to `<CRLF>.<CRLF>`, dot-unstuffed, otherwise byte-exact.
-    /// Returns `None` when it exceeded `max` bytes: the rest was read and dropped.
-    pub(super) async fn read_data(&mut self, max: usize) -> Result<Option<Vec<u8>>, Closed> {
-        // DataReceiver only recognises "." after a CRLF it has seen, but the
-        // body starts right after the DATA line's CRLF; prime it with one and
-        // strip it again, so a leading "." line is unstuffed / ends the body.
-        const PRIME: &[u8] = b"\r\n";
-        let mut receiver = DataReceiver::new();
-        let mut body = Vec::new();
-        receiver.ingest(&mut PRIME.iter(), &mut body);
-        loop {
-            let done = self.feed(|bytes| receiver.ingest(bytes, &mut body));
-            if body.len().saturating_sub(PRIME.len()) > max {
-                drop(body);
-                if !done {
-                    let mut discard = DummyDataReceiver::new_data(&receiver);
-                    self.skip_body(|bytes| discard.ingest(bytes)).await?;
-                }
-                return Ok(None);
-            }
-            if done {
-                body.drain(..PRIME.len());
-                return Ok(Some(body));
-            }
-            self.fill(false).await?;
+    /// Sends the pending replies (the `220` to STARTTLS), then runs the TLS
+    /// handshake. Input the client pipelined after STARTTLS came in clear
+    /// text and is discarded (RFC 3207 §4.2; the CVE-2011-0411 class).
+    pub(super) async fn start_tls(&mut self, config: Arc<ServerConfig>) -> Result<(), Closed> {
+        self.flush().await.map_err(Closed::Io)?;
+        let dropped = self.inbuf.len() - self.pos;
+        if dropped > 0 {
+            debug!(dropped, "discarded plaintext pipelined after STARTTLS");
         }
-    }
-
-    /// Appends exactly `size` bytes of a BDAT chunk to `body`, or drops them when `body` is None.
-    pub(super) async fn read_chunk(
-        &mut self,
-        size: usize,
-        body: Option<&mut Vec<u8>>,
-    ) -> Result<(), Closed> {
-        match body {
-            Some(body) => {
-                let mut receiver = BdatReceiver::new(size, false);
-                loop {
-                    if self.feed(|bytes| receiver.ingest(bytes, body)) {
-                        return Ok(());
-                    }
-                    self.fill(false).await?;
-                }
+        self.inbuf.clear();
+        self.pos = 0;
+        self.skipping = false;
+        let MaybeTls::Plain(plain) = std::mem::replace(&mut self.stream, MaybeTls::Gone) else {
+            return Err(Closed::Io(io::Error::other("TLS is already active")));
+        };
+        let deadline = self
+            .session_deadline
+            .min(Instant::now() + self.idle_timeout);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        match tokio::time::timeout_at(deadline, acceptor.accept(plain)).await {
+            Ok(Ok(tls)) => {
+                self.stream = MaybeTls::Tls(Box::new(tls));
+                Ok(())
             }
-            None => {
-                let mut discard = DummyDataReceiver::new_bdat(size);
-                if self.feed(|bytes| discard.ingest(bytes)) {
-                    return Ok(());
-                }
-                self.skip_body(|bytes| discard.ingest(bytes)).await
-            }
+            Ok(Err(e)) => Err(Closed::Handshake(e)),
+            Err(_) => Err(Closed::Timeout),
         }
-    }
-
-    async fn skip_body(
-        &mut self,
-        mut ingest: impl FnMut(&mut std::slice::Iter<'_, u8>) -> bool,
-    ) -> Result<(), Closed> {
-        loop {
-            self.fill(false).await?;
-            if self.feed(&mut ingest) {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Hands the buffered input to a receiver and consumes what it took.
-    fn feed(&mut self, ingest: impl FnOnce(&mut std::slice::Iter<'_, u8>) -> bool) -> bool {
-        let mut bytes = self.inbuf[self.pos..].iter();
-        let done = ingest(&mut bytes);
-        self.pos = self.inbuf.len() - bytes.len();
-        done
     }
 }
 

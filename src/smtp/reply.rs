@@ -4,7 +4,7 @@
 
 use smtp_proto::{
     EhloResponse, Response, EXT_8BIT_MIME, EXT_CHUNKING, EXT_ENHANCED_STATUS_CODES, EXT_PIPELINING,
-    EXT_SIZE, EXT_SMTP_UTF8,
+    EXT_SIZE, EXT_SMTP_UTF8, EXT_START_TLS,
 };
 
 /// Longest free text (client-supplied addresses, delivery error texts) put in a reply.
@@ -30,9 +30,13 @@ pub(super) fn helo(out: &mut Vec<u8>, hostname: &str) {
     plain(out, 250, &clean(hostname));
 }
 
-pub(super) fn ehlo(out: &mut Vec<u8>, hostname: &str, max_message_bytes: usize) {
+/// STARTTLS is listed only while the session is still in clear text.
+pub(super) fn ehlo(out: &mut Vec<u8>, hostname: &str, max_message_bytes: usize, starttls: bool) {
     let mut response = EhloResponse::new(clean(hostname));
     response.capabilities = CAPABILITIES;
+    if starttls {
+        response.capabilities |= EXT_START_TLS;
+    }
     response.size = max_message_bytes;
     let _ = response.write(&mut *out);
 }
@@ -74,7 +78,7 @@ mod tests {
     #[test]
     fn ehlo_lists_extensions_and_size() {
         let mut out = Vec::new();
-        ehlo(&mut out, "mx.example", 1000);
+        ehlo(&mut out, "mx.example", 1000, false);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("250-mx.example "));
         for ext in [
@@ -93,5 +97,8 @@ mod tests {
         assert!(!text.contains("STARTTLS") && !text.contains("AUTH"));
         let last = text.trim_end().lines().last().unwrap();
         assert!(last.starts_with("250 "), "{text}");
+        let mut out = Vec::new();
+        ehlo(&mut out, "mx.example", 1000, true);
+        assert!(String::from_utf8(out).unwrap().contains("STARTTLS\r\n"));
     }
 }

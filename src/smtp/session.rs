@@ -14,27 +14,31 @@ mod mail;
 
 use mail::Transaction;
 
-const HELP: &str = "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT";
+const HELP: &str = "Commands: EHLO HELO STARTTLS MAIL RCPT DATA BDAT RSET NOOP VRFY HELP QUIT";
 
 /// How the command loop ended.
 #[derive(Debug)]
 enum End {
     Quit,
     TooManyErrors,
+    TooManyCommands,
     Closed(Closed),
 }
 
-struct Session<'a, S, D> {
+struct Session<'a, S, D: Delivery> {
     conn: Conn<S>,
     delivery: &'a D,
     config: &'a SmtpConfig,
     peer: SocketAddr,
     helo: Option<String>,
-    txn: Option<Transaction>,
+    txn: Option<Transaction<D::Body>>,
     /// A BDAT was refused: chunks the client had already pipelined are
     /// dropped without counting as errors (RFC 3030 §4.2) until BDAT LAST.
     bdat_failed: bool,
     errors: usize,
+    commands: usize,
+    /// Protocol and cipher once STARTTLS succeeded.
+    tls: Option<String>,
 }
 
 /// One session over any stream (unit-testable with tokio::io::duplex).
@@ -54,7 +58,7 @@ pub async fn run_session<S, D>(
 {
     let span = tracing::info_span!("smtp", %peer);
     async move {
-        let mut conn = Conn::new(stream, config.line_limit(), config.idle_timeout, shutdown);
+        let mut conn = Conn::new(stream, config, shutdown);
         if conn.shutdown_requested() {
             reply::push(&mut conn.out, 421, [4, 3, 2], "Service shutting down");
             conn.close().await;
@@ -71,23 +75,34 @@ pub async fn run_session<S, D>(
             txn: None,
             bdat_failed: false,
             errors: 0,
+            commands: 0,
+            tls: None,
         };
         let end = session.run().await;
         let mut conn = session.conn;
         let out = &mut conn.out;
+        let timeout = |what: &str| format!("{} Error: {what}", config.hostname);
         match &end {
             End::Quit | End::Closed(Closed::Eof) => {}
             End::Closed(Closed::Io(e)) => debug!(error = %e, "connection error"),
+            End::Closed(Closed::Handshake(e)) => info!(error = %e, "TLS handshake failed"),
             End::TooManyErrors => reply::push(out, 421, [4, 7, 0], "Too many errors"),
+            End::TooManyCommands => reply::push(out, 421, [4, 7, 0], "Too many commands"),
             End::Closed(Closed::Shutdown) => {
                 reply::push(out, 421, [4, 3, 2], "Service shutting down")
             }
             End::Closed(Closed::Timeout) => {
-                let text = format!("{} Error: timeout exceeded", config.hostname);
-                reply::push(out, 421, [4, 4, 2], &text);
+                reply::push(out, 421, [4, 4, 2], &timeout("timeout exceeded"))
+            }
+            End::Closed(Closed::TooSlow) => {
+                reply::push(out, 421, [4, 4, 2], &timeout("data transfer too slow"))
+            }
+            End::Closed(Closed::SessionTimeout) => {
+                reply::push(out, 421, [4, 4, 2], &timeout("session time limit exceeded"))
             }
         }
-        info!(outcome = ?end, errors = session.errors, "session closed");
+        let (errors, commands) = (session.errors, session.commands);
+        info!(outcome = ?end, errors, commands, "session closed");
         conn.close().await;
     }
     .instrument(span)
@@ -103,6 +118,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             };
             if self.conn.shutdown_requested() {
                 return End::Closed(Closed::Shutdown);
+            }
+            // Checked here too: pipelined commands are taken without a read.
+            if self.conn.session_expired() {
+                return End::Closed(Closed::SessionTimeout);
+            }
+            self.commands += 1;
+            if self.commands > self.config.max_commands {
+                return End::TooManyCommands;
             }
             let errors_before = self.errors;
             let handled = match input {
@@ -130,17 +153,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             Request::Ehlo { host } => {
                 self.greeted(host);
                 let config = self.config;
+                let starttls = config.tls.is_some() && self.tls.is_none();
                 reply::ehlo(
                     &mut self.conn.out,
                     &config.hostname,
                     config.max_message_bytes,
+                    starttls,
                 );
             }
             Request::Helo { host } => {
                 self.greeted(host);
                 reply::helo(&mut self.conn.out, &self.config.hostname);
             }
-            Request::Mail { from } => self.mail(from),
+            Request::Mail { from } => self.mail(from).await,
             Request::Rcpt { to } => self.rcpt(to).await,
             Request::Data => return self.data().await,
             Request::Bdat {
@@ -163,12 +188,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
                 self.reply(221, [2, 0, 0], "Bye");
                 return Err(End::Quit);
             }
-            // STARTTLS, AUTH, EXPN, ETRN, ATRN, BURL, LHLO: parsed but not offered.
+            Request::StartTls if self.config.tls.is_some() => return self.start_tls().await,
+            // AUTH, EXPN, ETRN, ATRN, BURL, LHLO (and STARTTLS without a
+            // certificate): parsed but not offered.
             other => {
                 debug!(command = other.name(), "command not implemented");
                 self.error(502, [5, 5, 1], "Command not implemented");
             }
         }
+        Ok(())
+    }
+
+    async fn start_tls(&mut self) -> Result<(), End> {
+        if self.tls.is_some() {
+            self.error(503, [5, 5, 1], "Error: TLS already active");
+            return Ok(());
+        }
+        if self.txn.is_some() {
+            self.error(503, [5, 5, 1], "Error: MAIL transaction in progress");
+            return Ok(());
+        }
+        let Some(tls) = self.config.tls.clone() else {
+            return Ok(());
+        };
+        reply::push(&mut self.conn.out, 220, [2, 0, 0], "Ready to start TLS");
+        self.conn.start_tls(tls).await.map_err(End::Closed)?;
+        // RFC 3207 §4.2: forget everything learnt from the client in clear text.
+        self.helo = None;
+        self.txn = None;
+        self.bdat_failed = false;
+        self.tls = self.conn.tls_summary();
+        debug!(tls = self.tls.as_deref(), "TLS started");
         Ok(())
     }
 

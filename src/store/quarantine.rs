@@ -29,6 +29,16 @@ impl Store {
         Ok(())
     }
 
+    /// Total size of the raw messages held in the quarantine (an index-only
+    /// sum over the `messages_quarantined_size` index).
+    pub async fn quarantine_bytes(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0) FROM messages WHERE state = 'quarantined'",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     pub async fn quarantined(&self, limit: i64, offset: i64) -> Result<(i64, Vec<Quarantined>)> {
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE state = 'quarantined'")
             .fetch_one(&self.pool)

@@ -7,23 +7,28 @@ use smtp_proto::{MailFrom, RcptTo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tracing::{info, warn};
 
+use super::super::conn::BodyEnd;
 use super::super::params::{unsupported_mail_param, unsupported_rcpt_param};
-use super::super::{reply, DeliverError, Delivery, Envelope, RcptVerdict};
+use super::super::{reply, BodySink, DeliverError, Delivery, Envelope, RcptVerdict};
 use super::{End, Session};
 
 const SIZE_EXCEEDED: &str = "Message size exceeds fixed maximum message size";
+const NO_STORAGE: &str = "Insufficient system storage, try again later";
 
-pub(super) struct Transaction {
+pub(super) struct Transaction<B> {
     mail_from: String,
     rcpt_to: Vec<String>,
     /// Some once a BDAT chunk was accepted; DATA is then refused.
-    bdat: Option<Vec<u8>>,
+    bdat: Option<B>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
-    pub(super) fn mail(&mut self, from: MailFrom<String>) {
+    pub(super) async fn mail(&mut self, from: MailFrom<String>) {
         if self.helo.is_none() {
             return self.error(503, [5, 5, 1], "Error: send HELO/EHLO first");
+        }
+        if self.config.require_tls && self.tls.is_none() {
+            return self.error(530, [5, 7, 0], "Must issue a STARTTLS command first");
         }
         if self.txn.is_some() {
             return self.error(503, [5, 5, 1], "Error: nested MAIL command");
@@ -33,6 +38,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
         }
         if from.size > self.config.max_message_bytes {
             return self.reply(552, [5, 3, 4], SIZE_EXCEEDED);
+        }
+        if !self.delivery.has_room().await {
+            warn!("MAIL refused: storage is low");
+            return self.reply(452, [4, 3, 1], NO_STORAGE);
         }
         self.bdat_failed = false;
         self.txn = Some(Transaction {
@@ -97,12 +106,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             Some(txn) if txn.rcpt_to.is_empty() => {
                 self.error(503, [5, 5, 1], "Error: need RCPT command")
             }
+            Some(_) if !self.delivery.has_room().await => {
+                warn!("DATA refused: storage is low");
+                self.reply(452, [4, 3, 1], NO_STORAGE);
+            }
             Some(_) => {
                 reply::start_data(&mut self.conn.out);
                 let max = self.config.max_message_bytes;
-                match self.conn.read_data(max).await.map_err(End::Closed)? {
-                    Some(body) => self.deliver(body).await,
-                    None => self.too_big(),
+                let mut body = self.delivery.new_body();
+                let end = self.conn.read_data(max, &mut body).await;
+                match end.map_err(End::Closed)? {
+                    BodyEnd::Complete => self.deliver(body).await,
+                    BodyEnd::TooBig => self.too_big(),
+                    BodyEnd::Failed(e) => self.body_failed(&e),
                 }
             }
         }
@@ -111,12 +127,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
 
     pub(super) async fn bdat(&mut self, size: usize, last: bool) -> Result<(), End> {
         let max = self.config.max_message_bytes;
+        let first = self.txn.as_ref().is_some_and(|txn| txn.bdat.is_none());
+        let room = !first || self.delivery.has_room().await;
         let Some(txn) = self.txn.as_mut().filter(|txn| !txn.rcpt_to.is_empty()) else {
             // The chunk bytes must be consumed either way, or they would be read as commands.
-            self.conn
-                .read_chunk(size, None)
-                .await
-                .map_err(End::Closed)?;
+            self.skip_chunk(size).await?;
             if self.bdat_failed {
                 self.bdat_failed = !last;
                 self.reply(503, [5, 5, 1], "Error: transaction already failed");
@@ -127,27 +142,44 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             }
             return Ok(());
         };
-        let body = txn.bdat.get_or_insert_with(Vec::new);
-        if body.len().saturating_add(size) > max {
-            self.conn
-                .read_chunk(size, None)
-                .await
-                .map_err(End::Closed)?;
+        let done = txn.bdat.as_ref().map_or(0, BodySink::size);
+        if done.saturating_add(size) > max || !room {
+            self.skip_chunk(size).await?;
             self.bdat_failed = !last;
-            self.too_big();
+            if room {
+                self.too_big();
+            } else {
+                self.txn = None;
+                warn!("BDAT refused: storage is low");
+                self.reply(452, [4, 3, 1], NO_STORAGE);
+            }
             return Ok(());
         }
-        self.conn
-            .read_chunk(size, Some(body))
-            .await
-            .map_err(End::Closed)?;
-        if last {
-            let body = txn.bdat.take().unwrap_or_default();
-            self.deliver(body).await;
-        } else {
-            self.reply(250, [2, 0, 0], &format!("{size} bytes received"));
+        let body = txn.bdat.get_or_insert_with(|| self.delivery.new_body());
+        let end = self.conn.read_chunk(size, Some(body)).await;
+        match end.map_err(End::Closed)? {
+            BodyEnd::Complete if last => {
+                let body = self.txn.as_mut().and_then(|txn| txn.bdat.take());
+                if let Some(body) = body {
+                    self.deliver(body).await;
+                }
+            }
+            BodyEnd::Complete => self.reply(250, [2, 0, 0], &format!("{size} bytes received")),
+            BodyEnd::TooBig => self.too_big(),
+            BodyEnd::Failed(e) => {
+                self.bdat_failed = !last;
+                self.body_failed(&e);
+            }
         }
         Ok(())
+    }
+
+    async fn skip_chunk(&mut self, size: usize) -> Result<(), End> {
+        self.conn
+            .read_chunk::<D::Body>(size, None)
+            .await
+            .map(|_| ())
+            .map_err(End::Closed)
     }
 
     fn too_big(&mut self) {
@@ -156,7 +188,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
         self.reply(552, [5, 3, 4], SIZE_EXCEEDED);
     }
 
-    async fn deliver(&mut self, body: Vec<u8>) {
+    fn body_failed(&mut self, e: &std::io::Error) {
+        self.txn = None;
+        warn!(error = %e, "message body could not be kept");
+        self.reply(
+            451,
+            [4, 3, 0],
+            "Temporary failure: could not store the message",
+        );
+    }
+
+    async fn deliver(&mut self, body: D::Body) {
         let Some(txn) = self.txn.take() else { return };
         self.bdat_failed = false;
         let envelope = Envelope {
@@ -164,17 +206,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send, D: Delivery> Session<'_, S, D> {
             mail_from: txn.mail_from,
             rcpt_to: txn.rcpt_to,
             peer: self.peer,
+            tls: self.tls.clone(),
         };
-        let (size, rcpts) = (body.len(), envelope.rcpt_to.len());
+        let (size, rcpts) = (body.size(), envelope.rcpt_to.len());
         match self.delivery.deliver(envelope, body).await {
             Ok(()) => {
                 let id = queue_id();
-                info!(queue_id = %id, size, rcpts, "message accepted");
+                let tls = self.tls.as_deref().unwrap_or("none");
+                info!(queue_id = %id, size, rcpts, tls, "message accepted");
                 self.reply(250, [2, 0, 0], &format!("Ok: queued as {id}"));
             }
             Err(DeliverError::Temporary(reason)) => {
                 warn!(%reason, size, rcpts, "delivery failed temporarily");
                 self.reply(451, [4, 3, 0], &format!("Temporary failure: {reason}"));
+            }
+            Err(DeliverError::NoRoom(reason)) => {
+                warn!(%reason, size, rcpts, "delivery refused: no room");
+                self.reply(
+                    452,
+                    [4, 3, 1],
+                    &format!("Insufficient system storage: {reason}"),
+                );
             }
             Err(DeliverError::Permanent(reason)) => {
                 warn!(%reason, size, rcpts, "delivery failed permanently");

@@ -231,6 +231,7 @@ async fn garbage_input_never_panics() {
     let delivery = TestDelivery::default();
     let config = SmtpConfig {
         max_errors: usize::MAX,
+        max_commands: usize::MAX,
         max_line_bytes: 600,
         ..config()
     };

@@ -1,15 +1,21 @@
 //! Session tests over `tokio::io::duplex`: a scripted client on one end,
 //! `run_session` with a recording [`Delivery`] on the other.
 
+mod abuse;
 mod commands;
 mod limits;
+mod tls;
 mod transaction;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, ReadHalf, WriteHalf};
+use tokio::io::{
+    AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream, ReadHalf,
+    WriteHalf,
+};
 use tokio::sync::watch;
 
 use super::{run_session, DeliverError, Delivery, Envelope, RcptVerdict, SmtpConfig};
@@ -17,6 +23,7 @@ use super::{run_session, DeliverError, Delivery, Envelope, RcptVerdict, SmtpConf
 #[derive(Clone, Copy)]
 enum Fail {
     Temporary,
+    NoRoom,
     Permanent,
 }
 
@@ -25,6 +32,8 @@ enum Fail {
 struct TestDelivery {
     delivered: Mutex<Vec<(Envelope, Vec<u8>)>>,
     fail: Mutex<Option<Fail>>,
+    /// `has_room` answers the opposite.
+    full: AtomicBool,
 }
 
 impl TestDelivery {
@@ -41,9 +50,23 @@ impl TestDelivery {
     fn bodies(&self) -> Vec<Vec<u8>> {
         self.messages().into_iter().map(|(_, body)| body).collect()
     }
+
+    fn set_full(&self, full: bool) {
+        self.full.store(full, Ordering::SeqCst);
+    }
 }
 
 impl Delivery for TestDelivery {
+    type Body = Vec<u8>;
+
+    fn new_body(&self) -> Vec<u8> {
+        Vec::new()
+    }
+
+    async fn has_room(&self) -> bool {
+        !self.full.load(Ordering::SeqCst)
+    }
+
     async fn check_recipient(&self, rcpt: &str) -> RcptVerdict {
         if rcpt.starts_with("unknown") {
             RcptVerdict::Unknown
@@ -58,6 +81,7 @@ impl Delivery for TestDelivery {
         let fail = *self.fail.lock().unwrap();
         match fail {
             Some(Fail::Temporary) => Err(DeliverError::Temporary("disk full".into())),
+            Some(Fail::NoRoom) => Err(DeliverError::NoRoom("quarantine full".into())),
             Some(Fail::Permanent) => Err(DeliverError::Permanent("not an archive".into())),
             None => {
                 self.delivered.lock().unwrap().push((envelope, raw));
@@ -80,12 +104,20 @@ fn config() -> SmtpConfig {
     }
 }
 
-struct Client {
-    reader: BufReader<ReadHalf<DuplexStream>>,
-    writer: WriteHalf<DuplexStream>,
+struct Client<T = DuplexStream> {
+    reader: BufReader<ReadHalf<T>>,
+    writer: WriteHalf<T>,
 }
 
-impl Client {
+impl<T: AsyncRead + AsyncWrite> Client<T> {
+    fn new(stream: T) -> Self {
+        let (reader, writer) = tokio::io::split(stream);
+        Client {
+            reader: BufReader::new(reader),
+            writer,
+        }
+    }
+
     async fn send(&mut self, data: impl AsRef<[u8]>) {
         self.writer.write_all(data.as_ref()).await.unwrap();
     }
@@ -161,13 +193,8 @@ fn start_with_shutdown<'a>(
     shutdown: watch::Receiver<bool>,
 ) -> (Client, impl Future<Output = ()> + 'a) {
     let (client, server) = tokio::io::duplex(256 * 1024);
-    let (reader, writer) = tokio::io::split(client);
-    let client = Client {
-        reader: BufReader::new(reader),
-        writer,
-    };
     (
-        client,
+        Client::new(client),
         run_session(server, peer(), delivery, config, shutdown),
     )
 }

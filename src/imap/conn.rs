@@ -1,11 +1,11 @@
-//! Connecting and logging in: TCP, optional TLS (implicit or STARTTLS), greeting, LOGIN.
+//! Connecting: TCP, optional TLS (implicit or STARTTLS), greeting, then sign-in (signin.rs).
 
 use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::imap_proto::{Response, Status};
 use async_imap::types::Capability;
@@ -15,6 +15,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
 
 use super::error::step;
+use super::signin::{sign_in, Credentials};
 use super::{ImapAccount, ImapError, Security};
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,7 +78,7 @@ impl AsyncWrite for Transport {
 }
 
 pub(crate) type Session = async_imap::Session<Transport>;
-type Client = async_imap::Client<Transport>;
+pub(crate) type Client = async_imap::Client<Transport>;
 
 /// The server extensions the poller cares about.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +92,8 @@ pub(crate) struct Caps {
 pub(crate) struct Conn {
     pub session: Session,
     pub caps: Caps,
+    /// When the OAuth2 token this session signed in with expires.
+    pub token_expires: Option<Instant>,
 }
 
 impl Conn {
@@ -100,7 +103,7 @@ impl Conn {
     }
 }
 
-pub(crate) async fn connect(account: &ImapAccount) -> Result<Conn, ImapError> {
+pub(crate) async fn connect(account: &ImapAccount, creds: &Credentials) -> Result<Conn, ImapError> {
     let addr = format!("{}:{}", account.host, account.port);
     let connect_err = |reason: String| ImapError::Connect {
         addr: addr.clone(),
@@ -144,7 +147,7 @@ pub(crate) async fn connect(account: &ImapAccount) -> Result<Conn, ImapError> {
             Client::new(Transport::Tls(Box::new(tls)))
         }
     };
-    login(client, account).await
+    login(client, account, creds).await
 }
 
 async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError> {
@@ -168,27 +171,13 @@ async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError>
     Ok(())
 }
 
-async fn login(client: Client, account: &ImapAccount) -> Result<Conn, ImapError> {
-    let password = account.resolve_password()?;
-    let attempt = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        client.login_with_capabilities(&account.username, &password),
-    )
-    .await
-    .map_err(|_| ImapError::Timeout {
-        context: "LOGIN".into(),
-        after: COMMAND_TIMEOUT,
-    })?;
-    let (mut session, caps) = match attempt {
-        Ok(ok) => ok,
-        Err((async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason), _)) => {
-            return Err(ImapError::Auth {
-                user: account.username.clone(),
-                reason,
-            })
-        }
-        Err((e, _)) => return Err(ImapError::from_imap("LOGIN", e)),
-    };
+async fn login(
+    client: Client,
+    account: &ImapAccount,
+    creds: &Credentials,
+) -> Result<Conn, ImapError> {
+    let signed = sign_in(client, account, creds).await?;
+    let (mut session, caps) = (signed.session, signed.caps);
     let caps = match caps {
         Some(c) => c,
         None => step("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?,
@@ -202,7 +191,11 @@ async fn login(client: Client, account: &ImapAccount) -> Result<Conn, ImapError>
         mv: has("MOVE"),
         uidplus: has("UIDPLUS"),
     };
-    Ok(Conn { session, caps })
+    Ok(Conn {
+        session,
+        caps,
+        token_expires: signed.token_expires,
+    })
 }
 
 async fn tls_handshake(host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, ImapError> {

@@ -13,14 +13,17 @@ mod actions;
 mod config;
 mod conn;
 mod error;
+pub mod oauth;
 mod poll;
 mod run;
+mod signin;
 
 use std::future::Future;
 
 pub use config::{
-    default_folders, default_keyword, default_max_message_bytes, default_poll_interval_secs,
-    AfterAction, ImapAccount, Security, DEFAULT_MAX_MESSAGE_BYTES,
+    default_auth_failure_backoff_secs, default_folders, default_keyword, default_max_message_bytes,
+    default_poll_interval_secs, AfterAction, AuthMethod, ImapAccount, Security,
+    DEFAULT_AUTH_FAILURE_BACKOFF_SECS, DEFAULT_MAX_MESSAGE_BYTES,
 };
 pub use error::ImapError;
 pub use poll::poll_once;
@@ -71,4 +74,26 @@ pub struct AccountStatus {
     /// success (compare with `last_success`), so a skipped message stays visible.
     pub last_error: Option<String>,
     pub messages_taken: u64,
+    /// How the account signs in: `password` or `oauth2`.
+    pub auth: AuthMethod,
+    /// The OAuth2 grant (`client_credentials`, `jwt_bearer`, `refresh_token`), for oauth2.
+    pub grant: Option<oauth::Grant>,
+    /// When dossier last obtained an access token, and until when that token is valid.
+    pub token_refreshed_at: Option<String>,
+    pub token_expires_at: Option<String>,
+}
+
+impl AccountStatus {
+    /// The status of an account that has not been polled yet.
+    pub fn for_account(account: &ImapAccount) -> AccountStatus {
+        AccountStatus {
+            name: account.name.clone(),
+            auth: account.auth,
+            grant: match account.auth {
+                AuthMethod::OAuth2 => account.oauth2.as_ref().map(|o| o.grant()),
+                AuthMethod::Password => None,
+            },
+            ..Default::default()
+        }
+    }
 }

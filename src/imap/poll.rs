@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use super::actions::{apply, drain, uid_set};
 use super::conn::{connect, Conn, COMMAND_TIMEOUT};
 use super::error::step;
+use super::signin::Credentials;
 use super::{Cursor, ImapAccount, ImapError, ImapSink};
 
 /// At most this many messages per body FETCH...
@@ -34,7 +35,7 @@ pub(crate) struct PassReport {
 pub async fn poll_once<S: ImapSink>(account: &ImapAccount, sink: &S) -> Result<usize, ImapError> {
     account.validate()?;
     let mut report = PassReport::default();
-    let mut conn = connect(account).await?;
+    let mut conn = connect(account, &Credentials::for_account(account)).await?;
     let result = poll_session(&mut conn, account, sink, &mut report, None).await;
     if result.is_ok() {
         conn.logout().await;

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod dovecot;
+pub mod imap_sink;
 pub mod process;
 pub mod smtp_client;
+pub mod token_server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::dovecot::{test_message, Dovecot, DovecotOptions, PASSWORD, USER};
 use common::imap_sink::{eventually, has_subject, status_of, MemSink};
 use dossier::imap::{
-    poll_once, run_account, AccountStatus, AfterAction, Cursor, ImapAccount, ImapError, Security,
+    poll_once, run_account, AccountStatus, AfterAction, Cursor, ImapAccount, ImapError,
+    RetryOutcome, Security,
 };
 use tokio::sync::{watch, Semaphore};
 
@@ -291,11 +292,79 @@ async fn oversized_message_is_skipped_and_reported() {
         "the skipped one is left for a human"
     );
     assert_eq!(sink.cursor("INBOX").unwrap().last_uid, 3);
+    // Recorded (durably, with the sink) before the cursor moved past it, and in the status.
+    let recorded = sink.skipped.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    let (skipped, outcome) = &recorded[0];
+    assert_eq!((skipped.uid, skipped.folder.as_str()), (2, "INBOX"));
+    assert_eq!(skipped.size, big.len() as u64);
+    assert_eq!(skipped.max_message_bytes, 2000);
+    assert_eq!(skipped.subject.as_deref(), Some("big"));
+    assert_eq!(skipped.from.as_deref(), Some("Client <client@example.org>"));
+    assert!(skipped.message_id.is_some() && outcome.is_none());
+    let st = status_of(&status);
+    assert_eq!(st.skipped_oversize, 1);
+    assert_eq!(st.last_skipped.as_ref().unwrap().message, *skipped);
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_skipped_message_is_fetched_on_retry_once_the_limit_allows_it() {
+    let server = Dovecot::start();
+    let mut big = test_message("large");
+    big.extend(std::iter::repeat_n(b'y', 5000));
+    server.append("INBOX", &big).await;
+    server.append("INBOX", &test_message("small")).await;
+    let sink = MemSink::default();
+    let mut acct = account(&server);
+    acct.max_message_bytes = 1000;
+    let mut gone = test_message("gone soon");
+    gone.extend(std::iter::repeat_n(b'z', 2000));
+    server.append("INBOX", &gone).await;
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 1);
+    assert_eq!(sink.skipped.lock().unwrap().len(), 2);
+
+    // Asked for while still too large: stays skipped, with a note.
+    *sink.retry.lock().unwrap() = vec![0];
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 0);
+    assert!(matches!(
+        &sink.skipped.lock().unwrap()[0].1,
+        Some(RetryOutcome::StillTooLarge(n)) if n.contains("max_message_bytes 1000")
+    ));
+
+    // The limit raised; the other one deleted on the server meanwhile.
+    acct.max_message_bytes = 10_000;
+    let mut s = server.login().await;
+    s.select("INBOX").await.unwrap();
+    use futures_util::StreamExt;
+    let _ = s
+        .uid_store("3", "+FLAGS (\\Deleted)")
+        .await
+        .unwrap()
+        .collect::<Vec<_>>()
+        .await;
+    let _ = s.expunge().await.unwrap().collect::<Vec<_>>().await;
+    let _ = s.logout().await;
+    *sink.retry.lock().unwrap() = vec![0, 1];
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 1);
+    let recorded = sink.skipped.lock().unwrap().clone();
+    assert_eq!(recorded[0].1, Some(RetryOutcome::Taken));
+    assert!(matches!(&recorded[1].1, Some(RetryOutcome::Gone(n)) if n.contains("no longer")));
+    assert_eq!(sink.raws().last().unwrap(), &big, "fetched whole");
+    let left = server.messages("INBOX").await;
+    assert!(
+        left[0].has_flag("$Archived"),
+        "after-action applied: {left:?}"
+    );
+    assert_eq!(
+        sink.cursor("INBOX").unwrap().last_uid,
+        3,
+        "cursor unchanged"
+    );
 }
 
 #[tokio::test]

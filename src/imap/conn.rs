@@ -8,14 +8,12 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_imap::imap_proto::{Response, Status};
-use async_imap::types::Capability;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
 
 use super::error::step;
-use super::signin::{sign_in, Credentials};
 use super::{ImapAccount, ImapError, Security};
 
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,7 +101,8 @@ impl Conn {
     }
 }
 
-pub(crate) async fn connect(account: &ImapAccount, creds: &Credentials) -> Result<Conn, ImapError> {
+/// A greeted client, not signed in yet (see `signin::connect`).
+pub(crate) async fn open(account: &ImapAccount) -> Result<Client, ImapError> {
     let addr = format!("{}:{}", account.host, account.port);
     let connect_err = |reason: String| ImapError::Connect {
         addr: addr.clone(),
@@ -147,7 +146,7 @@ pub(crate) async fn connect(account: &ImapAccount, creds: &Credentials) -> Resul
             Client::new(Transport::Tls(Box::new(tls)))
         }
     };
-    login(client, account, creds).await
+    Ok(client)
 }
 
 async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError> {
@@ -169,33 +168,6 @@ async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError>
         return Err(err(format!("server said BYE: {:?}", outcome.information)));
     }
     Ok(())
-}
-
-async fn login(
-    client: Client,
-    account: &ImapAccount,
-    creds: &Credentials,
-) -> Result<Conn, ImapError> {
-    let signed = sign_in(client, account, creds).await?;
-    let (mut session, caps) = (signed.session, signed.caps);
-    let caps = match caps {
-        Some(c) => c,
-        None => step("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?,
-    };
-    let has = |name: &str| {
-        caps.iter()
-            .any(|c| matches!(c, Capability::Atom(a) if a.eq_ignore_ascii_case(name)))
-    };
-    let caps = Caps {
-        idle: has("IDLE"),
-        mv: has("MOVE"),
-        uidplus: has("UIDPLUS"),
-    };
-    Ok(Conn {
-        session,
-        caps,
-        token_expires: signed.token_expires,
-    })
 }
 
 async fn tls_handshake(host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, ImapError> {

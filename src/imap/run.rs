@@ -7,11 +7,12 @@ use async_imap::extensions::idle::IdleResponse;
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::conn::{connect, Conn, COMMAND_TIMEOUT};
+use super::conn::{Conn, COMMAND_TIMEOUT};
 use super::error::step;
 use super::poll::{poll_session, PassReport};
-use super::signin::Credentials;
-use super::{AccountStatus, ImapAccount, ImapError, ImapSink};
+use super::signin::{connect, Credentials};
+use super::skipped::describe_skip;
+use super::{AccountStatus, ImapAccount, ImapError, ImapSink, LastSkipped};
 
 /// Re-issue IDLE well inside the 29 minutes of RFC 2177 (and NAT timeouts).
 const IDLE_MAX: Duration = Duration::from_secs(20 * 60);
@@ -78,10 +79,23 @@ pub async fn run_account<S: ImapSink>(
         };
         update(&status, |s| s.messages_taken += report.taken as u64);
         token_status(&creds, &status);
-        if !report.skipped.is_empty() {
+        if let Some(last) = report.skipped.last() {
+            let lines: Vec<String> = report
+                .skipped
+                .iter()
+                .map(|s| describe_skip(&account.name, s))
+                .collect();
             update(&status, |s| {
-                s.last_error = Some(stamped(&report.skipped.join("; ")))
+                s.last_error = Some(stamped(&lines.join("; ")));
+                s.last_skipped = Some(LastSkipped {
+                    at: now(),
+                    message: last.clone(),
+                });
             });
+        }
+        match sink.skipped_count(&account.name).await {
+            Ok(n) => update(&status, |s| s.skipped_oversize = n),
+            Err(e) => tracing::warn!(account = %account.name, "counting skipped messages: {e}"),
         }
 
         let wake = match result {

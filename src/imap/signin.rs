@@ -8,8 +8,8 @@ use tokio::io::AsyncWriteExt;
 use async_imap::imap_proto::{Capability, RequestId, Response, Status};
 use async_imap::types::Capabilities;
 
-use super::conn::{Client, Session, COMMAND_TIMEOUT};
-use super::error::server_words;
+use super::conn::{open, Caps, Client, Conn, Session, COMMAND_TIMEOUT};
+use super::error::{server_words, step};
 use super::oauth::sasl::{BearerAuth, Mechanism};
 use super::oauth::{Bearer, Grant, TokenSource};
 use super::{AuthMethod, ImapAccount, ImapError};
@@ -18,6 +18,32 @@ use super::{AuthMethod, ImapAccount, ImapError};
 const MAX_CAPABILITY_LINES: usize = 100;
 /// async-imap tags its commands A0001, A0002...: this one cannot collide.
 const CAPABILITY_TAG: &str = "dossier-cap";
+
+/// Connects and signs in; learns the extensions the poller uses.
+pub(crate) async fn connect(account: &ImapAccount, creds: &Credentials) -> Result<Conn, ImapError> {
+    let client = open(account).await?;
+    let signed = sign_in(client, account, creds).await?;
+    let (mut session, caps) = (signed.session, signed.caps);
+    let caps = match caps {
+        Some(c) => c,
+        None => step("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?,
+    };
+    let has = |name: &str| {
+        caps.iter().any(
+            |c| matches!(c, async_imap::types::Capability::Atom(a) if a.eq_ignore_ascii_case(name)),
+        )
+    };
+    let caps = Caps {
+        idle: has("IDLE"),
+        mv: has("MOVE"),
+        uidplus: has("UIDPLUS"),
+    };
+    Ok(Conn {
+        session,
+        caps,
+        token_expires: signed.token_expires,
+    })
+}
 
 /// How an account signs in, with its token cache. Built once per account task.
 pub(crate) enum Credentials {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dossier::imap::{AccountStatus, Cursor, ImapSink};
+use dossier::imap::{AccountStatus, Cursor, ImapSink, Retry, RetryOutcome, Skipped};
 use tokio::sync::Semaphore;
 
 /// Records what it is given; can be told to refuse, or to block until released.
@@ -18,6 +18,10 @@ pub struct MemSink {
     pub calls: AtomicUsize,
     /// When set, each accept waits for a permit.
     pub gate: Mutex<Option<Arc<Semaphore>>>,
+    /// Recorded oversized messages, with their retry state (None: skipped, Some: outcome).
+    pub skipped: Mutex<Vec<(Skipped, Option<RetryOutcome>)>>,
+    /// Ids (indexes into `skipped`) an admin asked to retry.
+    pub retry: Mutex<Vec<usize>>,
 }
 
 impl MemSink {
@@ -79,6 +83,44 @@ impl ImapSink for MemSink {
             .unwrap()
             .insert((account.into(), folder.into()), cursor);
         Ok(())
+    }
+
+    async fn record_skipped(&self, _account: &str, m: &Skipped) -> Result<(), String> {
+        let mut skipped = self.skipped.lock().unwrap();
+        if !skipped.iter().any(|(s, _)| s == m) {
+            skipped.push((m.clone(), None));
+        }
+        Ok(())
+    }
+
+    async fn retries(&self, _account: &str, folder: &str) -> Result<Vec<Retry>, String> {
+        let skipped = self.skipped.lock().unwrap();
+        Ok(self
+            .retry
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|i| skipped[**i].0.folder == folder)
+            .map(|i| Retry {
+                id: *i as i64,
+                uid_validity: skipped[*i].0.uid_validity,
+                uid: skipped[*i].0.uid,
+            })
+            .collect())
+    }
+
+    async fn retry_done(&self, id: i64, outcome: RetryOutcome) -> Result<(), String> {
+        self.retry.lock().unwrap().retain(|i| *i as i64 != id);
+        self.skipped.lock().unwrap()[id as usize].1 = Some(outcome);
+        Ok(())
+    }
+
+    async fn skipped_count(&self, _account: &str) -> Result<u64, String> {
+        let skipped = self.skipped.lock().unwrap();
+        Ok(skipped
+            .iter()
+            .filter(|(_, o)| !matches!(o, Some(RetryOutcome::Taken)))
+            .count() as u64)
     }
 }
 

@@ -189,7 +189,12 @@ impl TestApp {
 
     /// Starts the gateway again on the same directories (new ports).
     pub async fn start_again(&mut self) {
-        let running = app::start(test_config(self.dir.path(), &[]))
+        self.start_again_with(&[]).await
+    }
+
+    /// Starts the gateway again on the same directories with other settings.
+    pub async fn start_again_with(&mut self, extra: &[(&str, &str)]) {
+        let running = app::start(test_config(self.dir.path(), extra))
             .await
             .expect("app starts again");
         self.http = running.http_addr;

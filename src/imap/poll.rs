@@ -10,7 +10,7 @@ use super::actions::{apply, drain, fetch_bodies};
 use super::conn::{Conn, COMMAND_TIMEOUT};
 use super::error::step;
 use super::signin::{connect, Credentials};
-use super::skipped::{describe, describe_skip, take_retries};
+use super::skipped::{describe, record, take_retries};
 use super::{Cursor, ImapAccount, ImapError, ImapSink, Skipped};
 
 /// At most this many messages per body FETCH...
@@ -86,33 +86,7 @@ async fn poll_folder<S: ImapSink>(
         .seen
         .insert(folder.to_string(), (uid_validity, mbox.uid_next));
 
-    let saved = sink
-        .load_cursor(name, folder)
-        .await
-        .map_err(ImapError::Sink)?;
-    let mut last = match saved {
-        Some(c) if c.uid_validity == uid_validity => c.last_uid,
-        Some(c) => {
-            // The server renumbered the folder: old UIDs mean nothing, so take everything
-            // again (the ingest layer dedups by Message-ID).
-            tracing::warn!(
-                account = name,
-                folder,
-                old = c.uid_validity,
-                new = uid_validity,
-                "UIDVALIDITY changed; rescanning folder"
-            );
-            let reset = Cursor {
-                uid_validity,
-                last_uid: 0,
-            };
-            sink.save_cursor(name, folder, reset)
-                .await
-                .map_err(ImapError::Sink)?;
-            0
-        }
-        None => 0,
-    };
+    let mut last = start_from(sink, name, folder, uid_validity).await?;
 
     // Keywords need `\*` (or the keyword itself) in PERMANENTFLAGS; none listed means all.
     let keyword_ok = mbox.permanent_flags.is_empty()
@@ -152,25 +126,15 @@ async fn poll_folder<S: ImapSink>(
         let mut failure = None;
         for m in batch {
             if m.size > account.max_message_bytes {
-                let (subject, from, message_id) = described.remove(&m.uid).unwrap_or_default();
-                let skipped = Skipped {
-                    folder: folder.to_string(),
-                    uid_validity,
-                    uid: m.uid,
-                    size: m.size,
-                    max_message_bytes: account.max_message_bytes,
-                    subject,
-                    from,
-                    message_id,
-                };
                 // Recorded before the cursor moves past it, or not skipped at all.
-                if let Err(e) = sink.record_skipped(name, &skipped).await {
-                    failure = Some(ImapError::Sink(e));
-                    break;
+                let d = described.remove(&m.uid).unwrap_or_default();
+                match record(sink, account, folder, (uid_validity, m.uid, m.size), d).await {
+                    Ok(skipped) => report.skipped.push(skipped),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
                 }
-                let msg = describe_skip(name, &skipped);
-                tracing::error!(account = name, folder, uid = m.uid, size = m.size, "{msg}");
-                report.skipped.push(skipped);
                 advanced = m.uid;
                 continue;
             }
@@ -212,6 +176,43 @@ async fn poll_folder<S: ImapSink>(
         }
     }
     Ok(())
+}
+
+/// The last UID taken under `uid_validity`; 0 (and a reset cursor) when the folder was
+/// renumbered.
+async fn start_from<S: ImapSink>(
+    sink: &S,
+    name: &str,
+    folder: &str,
+    uid_validity: u32,
+) -> Result<u32, ImapError> {
+    let saved = sink
+        .load_cursor(name, folder)
+        .await
+        .map_err(ImapError::Sink)?;
+    match saved {
+        Some(c) if c.uid_validity == uid_validity => Ok(c.last_uid),
+        Some(c) => {
+            // The server renumbered the folder: old UIDs mean nothing, so take everything
+            // again (the ingest layer dedups by Message-ID).
+            tracing::warn!(
+                account = name,
+                folder,
+                old = c.uid_validity,
+                new = uid_validity,
+                "UIDVALIDITY changed; rescanning folder"
+            );
+            let reset = Cursor {
+                uid_validity,
+                last_uid: 0,
+            };
+            sink.save_cursor(name, folder, reset)
+                .await
+                .map_err(ImapError::Sink)?;
+            Ok(0)
+        }
+        None => Ok(0),
+    }
 }
 
 /// UIDs above `last` with their sizes, ascending.

@@ -77,26 +77,7 @@ pub async fn run_account<S: ImapSink>(
                 }
             }
         };
-        update(&status, |s| s.messages_taken += report.taken as u64);
-        token_status(&creds, &status);
-        if let Some(last) = report.skipped.last() {
-            let lines: Vec<String> = report
-                .skipped
-                .iter()
-                .map(|s| describe_skip(&account.name, s))
-                .collect();
-            update(&status, |s| {
-                s.last_error = Some(stamped(&lines.join("; ")));
-                s.last_skipped = Some(LastSkipped {
-                    at: now(),
-                    message: last.clone(),
-                });
-            });
-        }
-        match sink.skipped_count(&account.name).await {
-            Ok(n) => update(&status, |s| s.skipped_oversize = n),
-            Err(e) => tracing::warn!(account = %account.name, "counting skipped messages: {e}"),
-        }
+        pass_status(&status, &report, &account, &creds, &*sink).await;
 
         let wake = match result {
             Ok(()) => {
@@ -150,6 +131,36 @@ pub async fn run_account<S: ImapSink>(
     }
     if let Some(c) = conn {
         c.logout().await;
+    }
+}
+
+/// What a pass changes in the status: messages taken, skipped ones, the token's times.
+async fn pass_status<S: ImapSink>(
+    status: &Mutex<AccountStatus>,
+    report: &PassReport,
+    account: &ImapAccount,
+    creds: &Credentials,
+    sink: &S,
+) {
+    update(status, |s| s.messages_taken += report.taken as u64);
+    token_status(creds, status);
+    if let Some(last) = report.skipped.last() {
+        let lines: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| describe_skip(&account.name, s))
+            .collect();
+        update(status, |s| {
+            s.last_error = Some(stamped(&lines.join("; ")));
+            s.last_skipped = Some(LastSkipped {
+                at: now(),
+                message: last.clone(),
+            });
+        });
+    }
+    match sink.skipped_count(&account.name).await {
+        Ok(n) => update(status, |s| s.skipped_oversize = n),
+        Err(e) => tracing::warn!(account = %account.name, "counting skipped messages: {e}"),
     }
 }
 

@@ -48,15 +48,15 @@ pub(crate) async fn connect(account: &ImapAccount, creds: &Credentials) -> Resul
 /// How an account signs in, with its token cache. Built once per account task.
 pub(crate) enum Credentials {
     Password,
-    OAuth2(TokenSource),
+    OAuth2(Box<TokenSource>),
 }
 
 impl Credentials {
     pub fn for_account(account: &ImapAccount) -> Credentials {
         match (&account.auth, &account.oauth2) {
-            (AuthMethod::OAuth2, Some(settings)) => {
-                Credentials::OAuth2(TokenSource::new(&account.name, &account.username, settings))
-            }
+            (AuthMethod::OAuth2, Some(settings)) => Credentials::OAuth2(Box::new(
+                TokenSource::new(&account.name, &account.username, settings),
+            )),
             // `validate` refuses oauth2 without settings; the password path then reports it.
             _ => Credentials::Password,
         }

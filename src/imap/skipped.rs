@@ -11,12 +11,43 @@ use super::{ImapAccount, ImapError, ImapSink, RetryOutcome, Skipped};
 /// Header bytes fetched per skipped message: enough for From, Subject, Message-ID.
 const HEADER_FIELDS_MAX_BYTES: u32 = 8 * 1024;
 
+/// Subject, sender and Message-ID, as far as known.
+pub(crate) type Described = (Option<String>, Option<String>, Option<String>);
+
+/// Durably records a message skipped as too large (`at` = UIDVALIDITY, UID, size) and logs it.
+pub(crate) async fn record<S: ImapSink>(
+    sink: &S,
+    account: &ImapAccount,
+    folder: &str,
+    at: (u32, u32, u64),
+    (subject, from, message_id): Described,
+) -> Result<Skipped, ImapError> {
+    let (uid_validity, uid, size) = at;
+    let skipped = Skipped {
+        folder: folder.to_string(),
+        uid_validity,
+        uid,
+        size,
+        max_message_bytes: account.max_message_bytes,
+        subject,
+        from,
+        message_id,
+    };
+    let name = account.name.as_str();
+    sink.record_skipped(name, &skipped)
+        .await
+        .map_err(ImapError::Sink)?;
+    let msg = describe_skip(name, &skipped);
+    tracing::error!(account = name, folder, uid, size, "{msg}");
+    Ok(skipped)
+}
+
 /// Subject, sender and Message-ID of `uids`, as far as the server answers. Best effort: a
 /// server that refuses the FETCH leaves the description empty; a dead link is an error.
 pub(crate) async fn describe(
     conn: &mut Conn,
     uids: &[u32],
-) -> Result<HashMap<u32, (Option<String>, Option<String>, Option<String>)>, ImapError> {
+) -> Result<HashMap<u32, Described>, ImapError> {
     let mut out = HashMap::new();
     if uids.is_empty() {
         return Ok(out);

@@ -292,10 +292,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .accounts
         .iter()
         .map(|a| {
-            Arc::new(std::sync::Mutex::new(crate::imap::AccountStatus {
-                name: a.name.clone(),
-                ..Default::default()
-            }))
+            Arc::new(std::sync::Mutex::new(
+                crate::imap::AccountStatus::for_account(a),
+            ))
         })
         .collect();
     let state = AppState {

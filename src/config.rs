@@ -263,7 +263,13 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("DOSSIER_").split("__"));
+        // Only SECTION__KEY variables are settings; DOSSIER_IMAP_<NAME>_CLIENT_SECRET and the
+        // like are secrets the IMAP poller reads itself.
+        fig = fig.merge(
+            Env::prefixed("DOSSIER_")
+                .split("__")
+                .filter(|k| k.as_str().contains('.')),
+        );
         Self::from_figment(fig)
     }
 
@@ -423,5 +429,15 @@ mod tests {
         assert!(Config::with_overrides(&[("smtp.bogus", "1")]).is_err());
         assert!(Config::with_overrides(&[("smtp.tls_cert", "\"/x.pem\"")]).is_err());
         assert!(Config::with_overrides(&[("smtp.max_connections_per_ip", "0")]).is_err());
+    }
+
+    #[test]
+    fn environment_settings_apply_and_secret_variables_are_left_alone() {
+        std::env::set_var("DOSSIER_SMTP__MAX_RECIPIENTS", "7");
+        std::env::set_var("DOSSIER_IMAP_CFGTEST_CLIENT_SECRET", "not a setting");
+        let c = Config::load(None);
+        std::env::remove_var("DOSSIER_SMTP__MAX_RECIPIENTS");
+        std::env::remove_var("DOSSIER_IMAP_CFGTEST_CLIENT_SECRET");
+        assert_eq!(c.unwrap().smtp.max_recipients, 7);
     }
 }

@@ -2,10 +2,11 @@
 
 use crate::config::AcceptFrom;
 use crate::domain::Source;
-use crate::imap::{Cursor, ImapSink};
+use crate::imap::{Cursor, ImapSink, Retry, RetryOutcome, Skipped};
 use crate::ingest::{Envelope, IncomingBody, Ingest, IngestError};
 use crate::mail::Team;
 use crate::smtp::{self, DeliverError, Delivery, RcptVerdict};
+use crate::store::{ImapRetryOutcome, NewImapSkipped};
 
 /// The SMTP listener's view of ingest.
 pub struct SmtpIngest {
@@ -192,5 +193,55 @@ impl ImapSink for ImapIngest {
             )
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn record_skipped(&self, account: &str, m: &Skipped) -> Result<(), String> {
+        let row = NewImapSkipped {
+            account: account.to_string(),
+            folder: m.folder.clone(),
+            uid_validity: m.uid_validity.into(),
+            uid: m.uid.into(),
+            size: i64::try_from(m.size).unwrap_or(i64::MAX),
+            max_bytes: i64::try_from(m.max_message_bytes).unwrap_or(i64::MAX),
+            subject: m.subject.clone(),
+            from: m.from.clone(),
+            message_id: m.message_id.clone(),
+        };
+        let store = self.0.store();
+        store
+            .record_imap_skipped(&row)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn retries(&self, account: &str, folder: &str) -> Result<Vec<Retry>, String> {
+        let rows = self.0.store().imap_retries(account, folder).await;
+        Ok(rows
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(id, uid_validity, uid)| Retry {
+                id,
+                uid_validity: uid_validity as u32,
+                uid: uid as u32,
+            })
+            .collect())
+    }
+
+    async fn retry_done(&self, id: i64, outcome: RetryOutcome) -> Result<(), String> {
+        let outcome = match outcome {
+            RetryOutcome::Taken => ImapRetryOutcome::Taken,
+            RetryOutcome::Gone(n) => ImapRetryOutcome::Gone(n),
+            RetryOutcome::StillTooLarge(n) => ImapRetryOutcome::StillTooLarge(n),
+        };
+        let store = self.0.store();
+        store
+            .finish_imap_retry(id, &outcome)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn skipped_count(&self, account: &str) -> Result<u64, String> {
+        let n = self.0.store().imap_skipped_count(account).await;
+        n.map(|n| n as u64).map_err(|e| e.to_string())
     }
 }

@@ -2,91 +2,17 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::dovecot::{test_message, Dovecot, DovecotOptions, PASSWORD, USER};
+use common::imap_sink::{eventually, has_subject, status_of, MemSink};
 use dossier::imap::{
-    poll_once, run_account, AccountStatus, AfterAction, Cursor, ImapAccount, ImapError, ImapSink,
-    Security,
+    poll_once, run_account, AccountStatus, AfterAction, Cursor, ImapAccount, ImapError,
+    RetryOutcome, Security,
 };
 use tokio::sync::{watch, Semaphore};
-
-/// Records what it is given; can be told to refuse, or to block until released.
-#[derive(Default)]
-struct MemSink {
-    accepted: Mutex<Vec<(String, String, Vec<u8>)>>,
-    cursors: Mutex<HashMap<(String, String), Cursor>>,
-    /// Accept calls that succeed before every further one fails (None = never fail).
-    allow: Mutex<Option<usize>>,
-    calls: AtomicUsize,
-    /// When set, each accept waits for a permit.
-    gate: Mutex<Option<Arc<Semaphore>>>,
-}
-
-impl MemSink {
-    fn raws(&self) -> Vec<Vec<u8>> {
-        self.accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|a| a.2.clone())
-            .collect()
-    }
-    fn count(&self) -> usize {
-        self.accepted.lock().unwrap().len()
-    }
-    fn cursor(&self, folder: &str) -> Option<Cursor> {
-        self.cursors
-            .lock()
-            .unwrap()
-            .get(&("test".to_string(), folder.to_string()))
-            .copied()
-    }
-    fn allow(&self, n: Option<usize>) {
-        *self.allow.lock().unwrap() = n;
-    }
-}
-
-impl ImapSink for MemSink {
-    async fn accept(&self, account: &str, folder: &str, raw: Vec<u8>) -> Result<(), String> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let gate = self.gate.lock().unwrap().clone();
-        if let Some(gate) = gate {
-            gate.acquire().await.unwrap().forget();
-        }
-        let mut allow = self.allow.lock().unwrap();
-        match allow.as_mut() {
-            Some(0) => return Err("disk full (test)".into()),
-            Some(n) => *n -= 1,
-            None => {}
-        }
-        self.accepted
-            .lock()
-            .unwrap()
-            .push((account.into(), folder.into(), raw));
-        Ok(())
-    }
-
-    async fn load_cursor(&self, account: &str, folder: &str) -> Result<Option<Cursor>, String> {
-        Ok(self
-            .cursors
-            .lock()
-            .unwrap()
-            .get(&(account.into(), folder.into()))
-            .copied())
-    }
-
-    async fn save_cursor(&self, account: &str, folder: &str, cursor: Cursor) -> Result<(), String> {
-        self.cursors
-            .lock()
-            .unwrap()
-            .insert((account.into(), folder.into()), cursor);
-        Ok(())
-    }
-}
 
 fn account(server: &Dovecot) -> ImapAccount {
     ImapAccount::new(
@@ -97,26 +23,6 @@ fn account(server: &Dovecot) -> ImapAccount {
         USER,
         PASSWORD,
     )
-}
-
-fn has_subject(raw: &[u8], subject: &str) -> bool {
-    String::from_utf8_lossy(raw).contains(&format!("Subject: {subject}\r\n"))
-}
-
-/// Polls `cond` every 100 ms for up to `secs`; panics with `what` if it never holds.
-async fn eventually<F: FnMut() -> bool>(secs: u64, what: &str, mut cond: F) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn status_of(status: &Arc<Mutex<AccountStatus>>) -> AccountStatus {
-    status.lock().unwrap().clone()
 }
 
 #[tokio::test]
@@ -386,11 +292,79 @@ async fn oversized_message_is_skipped_and_reported() {
         "the skipped one is left for a human"
     );
     assert_eq!(sink.cursor("INBOX").unwrap().last_uid, 3);
+    // Recorded (durably, with the sink) before the cursor moved past it, and in the status.
+    let recorded = sink.skipped.lock().unwrap().clone();
+    assert_eq!(recorded.len(), 1);
+    let (skipped, outcome) = &recorded[0];
+    assert_eq!((skipped.uid, skipped.folder.as_str()), (2, "INBOX"));
+    assert_eq!(skipped.size, big.len() as u64);
+    assert_eq!(skipped.max_message_bytes, 2000);
+    assert_eq!(skipped.subject.as_deref(), Some("big"));
+    assert_eq!(skipped.from.as_deref(), Some("Client <client@example.org>"));
+    assert!(skipped.message_id.is_some() && outcome.is_none());
+    let st = status_of(&status);
+    assert_eq!(st.skipped_oversize, 1);
+    assert_eq!(st.last_skipped.as_ref().unwrap().message, *skipped);
     stop_tx.send(true).unwrap();
     tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .unwrap()
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_skipped_message_is_fetched_on_retry_once_the_limit_allows_it() {
+    let server = Dovecot::start();
+    let mut big = test_message("large");
+    big.extend(std::iter::repeat_n(b'y', 5000));
+    server.append("INBOX", &big).await;
+    server.append("INBOX", &test_message("small")).await;
+    let sink = MemSink::default();
+    let mut acct = account(&server);
+    acct.max_message_bytes = 1000;
+    let mut gone = test_message("gone soon");
+    gone.extend(std::iter::repeat_n(b'z', 2000));
+    server.append("INBOX", &gone).await;
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 1);
+    assert_eq!(sink.skipped.lock().unwrap().len(), 2);
+
+    // Asked for while still too large: stays skipped, with a note.
+    *sink.retry.lock().unwrap() = vec![0];
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 0);
+    assert!(matches!(
+        &sink.skipped.lock().unwrap()[0].1,
+        Some(RetryOutcome::StillTooLarge(n)) if n.contains("max_message_bytes 1000")
+    ));
+
+    // The limit raised; the other one deleted on the server meanwhile.
+    acct.max_message_bytes = 10_000;
+    let mut s = server.login().await;
+    s.select("INBOX").await.unwrap();
+    use futures_util::StreamExt;
+    let _ = s
+        .uid_store("3", "+FLAGS (\\Deleted)")
+        .await
+        .unwrap()
+        .collect::<Vec<_>>()
+        .await;
+    let _ = s.expunge().await.unwrap().collect::<Vec<_>>().await;
+    let _ = s.logout().await;
+    *sink.retry.lock().unwrap() = vec![0, 1];
+    assert_eq!(poll_once(&acct, &sink).await.unwrap(), 1);
+    let recorded = sink.skipped.lock().unwrap().clone();
+    assert_eq!(recorded[0].1, Some(RetryOutcome::Taken));
+    assert!(matches!(&recorded[1].1, Some(RetryOutcome::Gone(n)) if n.contains("no longer")));
+    assert_eq!(sink.raws().last().unwrap(), &big, "fetched whole");
+    let left = server.messages("INBOX").await;
+    assert!(
+        left[0].has_flag("$Archived"),
+        "after-action applied: {left:?}"
+    );
+    assert_eq!(
+        sink.cursor("INBOX").unwrap().last_uid,
+        3,
+        "cursor unchanged"
+    );
 }
 
 #[tokio::test]

@@ -4,25 +4,8 @@
 mod common;
 
 use common::dovecot::{test_message, Dovecot, DovecotOptions, PASSWORD, USER};
-use dossier::imap::{poll_once, Cursor, ImapAccount, ImapError, ImapSink, Security};
-use std::sync::Mutex;
-
-#[derive(Default)]
-struct CountSink(Mutex<Vec<Vec<u8>>>, Mutex<Option<Cursor>>);
-
-impl ImapSink for CountSink {
-    async fn accept(&self, _: &str, _: &str, raw: Vec<u8>) -> Result<(), String> {
-        self.0.lock().unwrap().push(raw);
-        Ok(())
-    }
-    async fn load_cursor(&self, _: &str, _: &str) -> Result<Option<Cursor>, String> {
-        Ok(*self.1.lock().unwrap())
-    }
-    async fn save_cursor(&self, _: &str, _: &str, c: Cursor) -> Result<(), String> {
-        *self.1.lock().unwrap() = Some(c);
-        Ok(())
-    }
-}
+use common::imap_sink::MemSink;
+use dossier::imap::{poll_once, ImapAccount, ImapError, Security};
 
 // One test only: the TLS config (and so SSL_CERT_FILE) is read once per process.
 #[tokio::test]
@@ -33,7 +16,7 @@ async fn tls_and_starttls_verify_the_server_certificate() {
     });
     std::env::set_var("SSL_CERT_FILE", server.cert_path());
     server.append("INBOX", &test_message("tls1")).await;
-    let sink = CountSink::default();
+    let sink = MemSink::default();
 
     let tls = ImapAccount::new(
         "t",

@@ -9,6 +9,7 @@ mod entries;
 mod error;
 mod export;
 mod history;
+mod imap_skipped;
 mod input;
 mod labels;
 mod manual;
@@ -162,8 +163,10 @@ pub fn router(state: AppState, limits: &HttpLimits) -> Router {
         .route("/admin/audit", get(policies::audit))
         .route("/admin/quarantine", get(admin::quarantine_list))
         .route("/admin/imap", get(admin::imap_status))
-        .route("/admin/failed", get(admin::failed_list))
+        .route("/admin/failed", get(imap_skipped::failed_list))
         .route("/admin/failed/{id}/retry", post(admin::failed_retry))
+        .route("/admin/failed/imap/{id}", delete(imap_skipped::dismiss))
+        .route("/admin/failed/imap/{id}/retry", post(imap_skipped::retry))
         .route("/admin/quarantine/{id}", delete(admin::quarantine_delete))
         .route(
             "/admin/quarantine/{id}/release",

@@ -1,5 +1,7 @@
 //! What is done on the server once the sink has accepted messages, plus small helpers.
 
+use std::collections::HashMap;
+
 use futures_util::{Stream, StreamExt};
 
 use super::conn::{Conn, COMMAND_TIMEOUT};
@@ -141,6 +143,33 @@ async fn transfer(conn: &mut Conn, set: &str, dest: &str, mv: bool) -> Result<()
             other => return other,
         }
     }
+}
+
+/// Full raw bodies of `uids`, without setting `\Seen` (BODY.PEEK).
+pub(crate) async fn fetch_bodies(
+    conn: &mut Conn,
+    uids: &[u32],
+) -> Result<HashMap<u32, Vec<u8>>, ImapError> {
+    let mut bodies = HashMap::with_capacity(uids.len());
+    if uids.is_empty() {
+        return Ok(bodies);
+    }
+    let set = uid_set(uids);
+    let ctx = format!("UID FETCH {set} (BODY.PEEK[])");
+    let stream = step(
+        &ctx,
+        COMMAND_TIMEOUT,
+        conn.session.uid_fetch(&set, "(UID BODY.PEEK[])"),
+    )
+    .await?;
+    for f in drain(&ctx, stream).await? {
+        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+            if uids.binary_search(&uid).is_ok() {
+                bodies.insert(uid, body.to_vec());
+            }
+        }
+    }
+    Ok(bodies)
 }
 
 #[cfg(test)]

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::oauth::OAuth2Settings;
 use super::ImapError;
 
 /// Default cap on one message's size; larger ones are skipped and reported.
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 50 * 1024 * 1024;
+/// Default least wait after refused credentials.
+pub const DEFAULT_AUTH_FAILURE_BACKOFF_SECS: u64 = 30;
 
 /// One polled mailbox. `Debug` is hand-written so the password never reaches a log line.
 #[derive(Clone, Deserialize)]
@@ -23,6 +26,15 @@ pub struct ImapAccount {
     pub password: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// `password` (LOGIN) or `oauth2` (SASL OAUTHBEARER / XOAUTH2, tokens per `oauth2`).
+    #[serde(default)]
+    pub auth: AuthMethod,
+    #[serde(default)]
+    pub oauth2: Option<OAuth2Settings>,
+    /// Least wait before signing in again after the server or the token endpoint refused
+    /// the credentials, so a wrong secret does not hammer the provider (or lock the account).
+    #[serde(default = "default_auth_failure_backoff_secs")]
+    pub auth_failure_backoff_secs: u64,
     #[serde(default = "default_folders")]
     pub folders: Vec<String>,
     #[serde(default = "default_poll_interval_secs")]
@@ -40,6 +52,14 @@ pub struct ImapAccount {
     /// `Authentication-Results`; only its results are trusted (none if unset).
     #[serde(default)]
     pub authserv_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    #[default]
+    Password,
+    OAuth2,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,6 +99,10 @@ pub fn default_max_message_bytes() -> u64 {
     DEFAULT_MAX_MESSAGE_BYTES
 }
 
+pub fn default_auth_failure_backoff_secs() -> u64 {
+    DEFAULT_AUTH_FAILURE_BACKOFF_SECS
+}
+
 impl ImapAccount {
     /// An account with every optional setting at its default and an inline password.
     pub fn new(
@@ -97,6 +121,9 @@ impl ImapAccount {
             username: username.into(),
             password: Some(password.into()),
             password_file: None,
+            auth: AuthMethod::Password,
+            oauth2: None,
+            auth_failure_backoff_secs: default_auth_failure_backoff_secs(),
             folders: default_folders(),
             poll_interval_secs: default_poll_interval_secs(),
             after: AfterAction::default(),
@@ -119,10 +146,7 @@ impl ImapAccount {
         if self.name.is_empty() || self.host.is_empty() || self.username.is_empty() {
             return bad("name, host and username must not be empty".into());
         }
-        match (&self.password, &self.password_file) {
-            (Some(_), None) | (None, Some(_)) => {}
-            _ => return bad("set exactly one of password and password_file".into()),
-        }
+        self.validate_auth().or_else(bad)?;
         if self.folders.is_empty() {
             return bad("folders must not be empty".into());
         }
@@ -152,6 +176,22 @@ impl ImapAccount {
         Ok(())
     }
 
+    fn validate_auth(&self) -> Result<(), String> {
+        let password_set = self.password.is_some() || self.password_file.is_some();
+        match (self.auth, &self.oauth2) {
+            (AuthMethod::Password, None) => match (&self.password, &self.password_file) {
+                (Some(_), None) | (None, Some(_)) => Ok(()),
+                _ => Err("set exactly one of password and password_file".into()),
+            },
+            (AuthMethod::Password, Some(_)) => Err("oauth2 settings need auth = \"oauth2\"".into()),
+            (AuthMethod::OAuth2, _) if password_set => {
+                Err("auth = \"oauth2\" takes no password or password_file".into())
+            }
+            (AuthMethod::OAuth2, None) => Err("auth = \"oauth2\" needs an oauth2 table".into()),
+            (AuthMethod::OAuth2, Some(o)) => o.validate(&self.name),
+        }
+    }
+
     /// Cleartext LOGIN sends the password in the clear: fine on loopback, suspicious elsewhere.
     pub(crate) fn warn_if_cleartext(&self) {
         let loopback = self.host == "localhost"
@@ -161,7 +201,7 @@ impl ImapAccount {
                 .is_ok_and(|ip| ip.is_loopback());
         if self.security == Security::Plain && !loopback {
             tracing::warn!(account = %self.name, host = %self.host,
-                "security = \"plain\" sends the IMAP password unencrypted to a non-loopback host");
+                "security = \"plain\" sends the IMAP credentials unencrypted to a non-loopback host");
         }
     }
 
@@ -191,6 +231,9 @@ impl fmt::Debug for ImapAccount {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_file", &self.password_file)
+            .field("auth", &self.auth)
+            .field("oauth2", &self.oauth2)
+            .field("auth_failure_backoff_secs", &self.auth_failure_backoff_secs)
             .field("folders", &self.folders)
             .field("poll_interval_secs", &self.poll_interval_secs)
             .field("after", &self.after)

@@ -1,14 +1,13 @@
-//! Connecting and logging in: TCP, optional TLS (implicit or STARTTLS), greeting, LOGIN.
+//! Connecting: TCP, optional TLS (implicit or STARTTLS), greeting, then sign-in (signin.rs).
 
 use std::fmt;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::imap_proto::{Response, Status};
-use async_imap::types::Capability;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -77,7 +76,7 @@ impl AsyncWrite for Transport {
 }
 
 pub(crate) type Session = async_imap::Session<Transport>;
-type Client = async_imap::Client<Transport>;
+pub(crate) type Client = async_imap::Client<Transport>;
 
 /// The server extensions the poller cares about.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +90,8 @@ pub(crate) struct Caps {
 pub(crate) struct Conn {
     pub session: Session,
     pub caps: Caps,
+    /// When the OAuth2 token this session signed in with expires.
+    pub token_expires: Option<Instant>,
 }
 
 impl Conn {
@@ -100,7 +101,8 @@ impl Conn {
     }
 }
 
-pub(crate) async fn connect(account: &ImapAccount) -> Result<Conn, ImapError> {
+/// A greeted client, not signed in yet (see `signin::connect`).
+pub(crate) async fn open(account: &ImapAccount) -> Result<Client, ImapError> {
     let addr = format!("{}:{}", account.host, account.port);
     let connect_err = |reason: String| ImapError::Connect {
         addr: addr.clone(),
@@ -144,7 +146,7 @@ pub(crate) async fn connect(account: &ImapAccount) -> Result<Conn, ImapError> {
             Client::new(Transport::Tls(Box::new(tls)))
         }
     };
-    login(client, account).await
+    Ok(client)
 }
 
 async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError> {
@@ -166,43 +168,6 @@ async fn read_greeting(client: &mut Client, addr: &str) -> Result<(), ImapError>
         return Err(err(format!("server said BYE: {:?}", outcome.information)));
     }
     Ok(())
-}
-
-async fn login(client: Client, account: &ImapAccount) -> Result<Conn, ImapError> {
-    let password = account.resolve_password()?;
-    let attempt = tokio::time::timeout(
-        COMMAND_TIMEOUT,
-        client.login_with_capabilities(&account.username, &password),
-    )
-    .await
-    .map_err(|_| ImapError::Timeout {
-        context: "LOGIN".into(),
-        after: COMMAND_TIMEOUT,
-    })?;
-    let (mut session, caps) = match attempt {
-        Ok(ok) => ok,
-        Err((async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason), _)) => {
-            return Err(ImapError::Auth {
-                user: account.username.clone(),
-                reason,
-            })
-        }
-        Err((e, _)) => return Err(ImapError::from_imap("LOGIN", e)),
-    };
-    let caps = match caps {
-        Some(c) => c,
-        None => step("CAPABILITY", COMMAND_TIMEOUT, session.capabilities()).await?,
-    };
-    let has = |name: &str| {
-        caps.iter()
-            .any(|c| matches!(c, Capability::Atom(a) if a.eq_ignore_ascii_case(name)))
-    };
-    let caps = Caps {
-        idle: has("IDLE"),
-        mv: has("MOVE"),
-        uidplus: has("UIDPLUS"),
-    };
-    Ok(Conn { session, caps })
 }
 
 async fn tls_handshake(host: &str, tcp: TcpStream) -> Result<TlsStream<TcpStream>, ImapError> {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-/// What went wrong in one poll. Messages never contain the password.
+/// What went wrong in one poll. Messages never contain the password, a secret or a token.
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
     #[error("configuration: {0}")]
@@ -28,12 +28,19 @@ pub enum ImapError {
     /// The sink refused a message; nothing was done to it on the server.
     #[error("sink refused message: {0}")]
     Sink(String),
+    /// No OAuth2 access token could be had; the message says what to check.
+    #[error("{0}")]
+    Token(#[from] super::oauth::TokenError),
 }
 
 impl ImapError {
     /// Whether retrying soon is pointless (bad credentials or config), for the caller's backoff.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, ImapError::Auth { .. } | ImapError::Config(_))
+        match self {
+            ImapError::Auth { .. } | ImapError::Config(_) => true,
+            ImapError::Token(e) => e.is_permanent(),
+            _ => false,
+        }
     }
 
     pub(crate) fn from_imap(context: &str, e: async_imap::error::Error) -> ImapError {
@@ -53,6 +60,26 @@ impl ImapError {
     }
 }
 
+/// The server's words from async-imap's NO/BAD text (`code: Some(X), info: Some("...")`),
+/// as `[X] ...`; other text is returned as it is.
+pub(crate) fn server_words(reason: &str) -> String {
+    let Some((code, info)) = reason
+        .strip_prefix("code: ")
+        .and_then(|r| r.split_once(", info: "))
+    else {
+        return reason.to_string();
+    };
+    let info = info
+        .strip_prefix("Some(\"")
+        .and_then(|i| i.strip_suffix("\")"))
+        .map(|i| i.replace("\\\"", "\"").replace("\\\\", "\\"))
+        .unwrap_or_default();
+    match code.strip_prefix("Some(").and_then(|c| c.strip_suffix(')')) {
+        Some(c) => format!("[{c}] {info}").trim_end().to_string(),
+        None => info,
+    }
+}
+
 /// Wraps one IMAP step with a deadline and maps its error, so a silent peer cannot hang a poll.
 pub(crate) async fn step<T, F>(context: &str, after: Duration, fut: F) -> Result<T, ImapError>
 where
@@ -64,5 +91,24 @@ where
             context: context.to_string(),
             after,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn server_words_are_unwrapped() {
+        use super::server_words;
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#
+            ),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(
+            server_words(r#"code: Some(Alert), info: Some("say \"hi\"")"#),
+            "[Alert] say \"hi\""
+        );
+        assert_eq!(server_words("plain words"), "plain words");
     }
 }

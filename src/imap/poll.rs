@@ -6,10 +6,12 @@ use std::collections::HashMap;
 use async_imap::types::Flag;
 use tokio::sync::watch;
 
-use super::actions::{apply, drain, uid_set};
-use super::conn::{connect, Conn, COMMAND_TIMEOUT};
+use super::actions::{apply, drain, fetch_bodies};
+use super::conn::{Conn, COMMAND_TIMEOUT};
 use super::error::step;
-use super::{Cursor, ImapAccount, ImapError, ImapSink};
+use super::signin::{connect, Credentials};
+use super::skipped::{describe, record, take_retries};
+use super::{Cursor, ImapAccount, ImapError, ImapSink, Skipped};
 
 /// At most this many messages per body FETCH...
 const BATCH_MAX_MESSAGES: usize = 50;
@@ -20,8 +22,10 @@ const BATCH_MAX_BYTES: u64 = 64 * 1024 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct PassReport {
     pub taken: usize,
-    /// One line per message that was skipped (too large), for the status.
-    pub skipped: Vec<String>,
+    /// Messages skipped as too large (each durably recorded by the sink).
+    pub skipped: Vec<Skipped>,
+    /// Skipped messages an admin asked for that were dealt with (taken, gone, still large).
+    pub retried: usize,
     /// UIDVALIDITY and UIDNEXT of each folder as seen at SELECT, for the IDLE race check.
     pub seen: HashMap<String, (u32, Option<u32>)>,
 }
@@ -29,12 +33,12 @@ pub(crate) struct PassReport {
 /// One pass over every folder of the account: fetch messages with UID > cursor (all of them
 /// when UIDVALIDITY changed), hand each to the sink in UID order, and only after the sink
 /// returned Ok apply the after-action on the server, then advance and save the cursor.
-/// Returns how many messages were accepted. Oversized messages are skipped and logged at
-/// error level (`run_account` also records them in the status).
+/// Returns how many messages were accepted. Oversized messages are recorded with the sink,
+/// logged at error level and skipped (`run_account` also shows them in the status).
 pub async fn poll_once<S: ImapSink>(account: &ImapAccount, sink: &S) -> Result<usize, ImapError> {
     account.validate()?;
     let mut report = PassReport::default();
-    let mut conn = connect(account).await?;
+    let mut conn = connect(account, &Credentials::for_account(account)).await?;
     let result = poll_session(&mut conn, account, sink, &mut report, None).await;
     if result.is_ok() {
         conn.logout().await;
@@ -82,33 +86,7 @@ async fn poll_folder<S: ImapSink>(
         .seen
         .insert(folder.to_string(), (uid_validity, mbox.uid_next));
 
-    let saved = sink
-        .load_cursor(name, folder)
-        .await
-        .map_err(ImapError::Sink)?;
-    let mut last = match saved {
-        Some(c) if c.uid_validity == uid_validity => c.last_uid,
-        Some(c) => {
-            // The server renumbered the folder: old UIDs mean nothing, so take everything
-            // again (the ingest layer dedups by Message-ID).
-            tracing::warn!(
-                account = name,
-                folder,
-                old = c.uid_validity,
-                new = uid_validity,
-                "UIDVALIDITY changed; rescanning folder"
-            );
-            let reset = Cursor {
-                uid_validity,
-                last_uid: 0,
-            };
-            sink.save_cursor(name, folder, reset)
-                .await
-                .map_err(ImapError::Sink)?;
-            0
-        }
-        None => 0,
-    };
+    let mut last = start_from(sink, name, folder, uid_validity).await?;
 
     // Keywords need `\*` (or the keyword itself) in PERMANENTFLAGS; none listed means all.
     let keyword_ok = mbox.permanent_flags.is_empty()
@@ -118,6 +96,10 @@ async fn poll_folder<S: ImapSink>(
             _ => false,
         });
 
+    let (taken, retried) =
+        take_retries(conn, account, folder, uid_validity, keyword_ok, sink).await?;
+    report.taken += taken;
+    report.retried += retried;
     if mbox.exists == 0 || last == u32::MAX {
         return Ok(());
     }
@@ -132,18 +114,27 @@ async fn poll_folder<S: ImapSink>(
             .map(|m| m.uid)
             .collect();
         let mut bodies = fetch_bodies(conn, &wanted).await?;
+        let oversized: Vec<u32> = batch
+            .iter()
+            .filter(|m| m.size > account.max_message_bytes)
+            .map(|m| m.uid)
+            .collect();
+        let mut described = describe(conn, &oversized).await?;
 
         let mut accepted = Vec::new();
         let mut advanced = last;
         let mut failure = None;
         for m in batch {
             if m.size > account.max_message_bytes {
-                let msg = format!(
-                    "skipped message UID {} in {folder:?} of account {name:?}: {} bytes exceeds max_message_bytes {}",
-                    m.uid, m.size, account.max_message_bytes
-                );
-                tracing::error!(account = name, folder, uid = m.uid, size = m.size, "{msg}");
-                report.skipped.push(msg);
+                // Recorded before the cursor moves past it, or not skipped at all.
+                let d = described.remove(&m.uid).unwrap_or_default();
+                match record(sink, account, folder, (uid_validity, m.uid, m.size), d).await {
+                    Ok(skipped) => report.skipped.push(skipped),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
                 advanced = m.uid;
                 continue;
             }
@@ -185,6 +176,43 @@ async fn poll_folder<S: ImapSink>(
         }
     }
     Ok(())
+}
+
+/// The last UID taken under `uid_validity`; 0 (and a reset cursor) when the folder was
+/// renumbered.
+async fn start_from<S: ImapSink>(
+    sink: &S,
+    name: &str,
+    folder: &str,
+    uid_validity: u32,
+) -> Result<u32, ImapError> {
+    let saved = sink
+        .load_cursor(name, folder)
+        .await
+        .map_err(ImapError::Sink)?;
+    match saved {
+        Some(c) if c.uid_validity == uid_validity => Ok(c.last_uid),
+        Some(c) => {
+            // The server renumbered the folder: old UIDs mean nothing, so take everything
+            // again (the ingest layer dedups by Message-ID).
+            tracing::warn!(
+                account = name,
+                folder,
+                old = c.uid_validity,
+                new = uid_validity,
+                "UIDVALIDITY changed; rescanning folder"
+            );
+            let reset = Cursor {
+                uid_validity,
+                last_uid: 0,
+            };
+            sink.save_cursor(name, folder, reset)
+                .await
+                .map_err(ImapError::Sink)?;
+            Ok(0)
+        }
+        None => Ok(0),
+    }
 }
 
 /// UIDs above `last` with their sizes, ascending.
@@ -235,30 +263,6 @@ fn batches(listed: &[Listed], max_message: u64) -> Vec<&[Listed]> {
         out.push(&listed[start..]);
     }
     out
-}
-
-/// Full raw bodies of `uids`, without setting `\Seen` (BODY.PEEK).
-async fn fetch_bodies(conn: &mut Conn, uids: &[u32]) -> Result<HashMap<u32, Vec<u8>>, ImapError> {
-    let mut bodies = HashMap::with_capacity(uids.len());
-    if uids.is_empty() {
-        return Ok(bodies);
-    }
-    let set = uid_set(uids);
-    let ctx = format!("UID FETCH {set} (BODY.PEEK[])");
-    let stream = step(
-        &ctx,
-        COMMAND_TIMEOUT,
-        conn.session.uid_fetch(&set, "(UID BODY.PEEK[])"),
-    )
-    .await?;
-    for f in drain(&ctx, stream).await? {
-        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-            if uids.binary_search(&uid).is_ok() {
-                bodies.insert(uid, body.to_vec());
-            }
-        }
-    }
-    Ok(bodies)
 }
 
 #[cfg(test)]

@@ -1,23 +1,23 @@
 //! The per-account loop: poll, then wait for mail (IDLE or sleep), back off on failure.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_imap::extensions::idle::IdleResponse;
 use rand::Rng;
 use tokio::sync::watch;
 
-use super::conn::{connect, Conn, COMMAND_TIMEOUT};
+use super::conn::{Conn, COMMAND_TIMEOUT};
 use super::error::step;
 use super::poll::{poll_session, PassReport};
-use super::{AccountStatus, ImapAccount, ImapError, ImapSink};
+use super::signin::{connect, Credentials};
+use super::skipped::describe_skip;
+use super::{AccountStatus, ImapAccount, ImapError, ImapSink, LastSkipped};
 
 /// Re-issue IDLE well inside the 29 minutes of RFC 2177 (and NAT timeouts).
 const IDLE_MAX: Duration = Duration::from_secs(20 * 60);
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(300);
-/// Bad credentials will not fix themselves within seconds; avoid hammering (and lockouts).
-const PERMANENT_MIN_BACKOFF: Duration = Duration::from_secs(30);
 
 enum Wake {
     Poll,
@@ -34,7 +34,10 @@ pub async fn run_account<S: ImapSink>(
     status: Arc<Mutex<AccountStatus>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    update(&status, |s| s.name = account.name.clone());
+    update(&status, |s| {
+        let fresh = AccountStatus::for_account(&account);
+        (s.name, s.auth, s.grant) = (fresh.name, fresh.auth, fresh.grant);
+    });
     if let Err(e) = account.validate() {
         tracing::error!(account = %account.name, "{e}");
         update(&status, |s| s.last_error = Some(stamped(&e.to_string())));
@@ -43,6 +46,9 @@ pub async fn run_account<S: ImapSink>(
     }
     account.warn_if_cleartext();
     let interval = Duration::from_secs(account.poll_interval_secs.max(1));
+    let auth_backoff = Duration::from_secs(account.auth_failure_backoff_secs);
+    // One token cache for the account's whole life.
+    let creds = Credentials::for_account(&account);
     let mut conn: Option<Conn> = None;
     let mut failures: u32 = 0;
 
@@ -50,6 +56,7 @@ pub async fn run_account<S: ImapSink>(
         if *shutdown.borrow() {
             break;
         }
+        renew_token(&mut conn, &creds, &account, &status).await;
         update(&status, |s| s.last_poll = Some(now()));
         let mut report = PassReport::default();
         let result = match conn.as_mut() {
@@ -58,7 +65,7 @@ pub async fn run_account<S: ImapSink>(
                 // Connecting to a dead host can take long; nothing is in flight yet, so a
                 // shutdown simply abandons it.
                 let connected = tokio::select! {
-                    c = connect(&account) => c,
+                    c = connect(&account, &creds) => c,
                     () = wait_shutdown(&mut shutdown) => break,
                 };
                 match connected {
@@ -70,12 +77,7 @@ pub async fn run_account<S: ImapSink>(
                 }
             }
         };
-        update(&status, |s| s.messages_taken += report.taken as u64);
-        if !report.skipped.is_empty() {
-            update(&status, |s| {
-                s.last_error = Some(stamped(&report.skipped.join("; ")))
-            });
-        }
+        pass_status(&status, &report, &account, &creds, &*sink).await;
 
         let wake = match result {
             Ok(()) => {
@@ -83,7 +85,12 @@ pub async fn run_account<S: ImapSink>(
                 update(&status, |s| s.last_success = Some(now()));
                 match conn.take() {
                     Some(c) if c.caps.idle => {
-                        match idle_wait(c, &account, &report, interval, &mut shutdown).await {
+                        // Wake in time to renew the token before the server drops the session.
+                        let wait = match creds.tokens().and_then(|t| t.renew_in()) {
+                            Some(renew) => interval.min(renew.max(Duration::from_secs(1))),
+                            None => interval,
+                        };
+                        match idle_wait(c, &account, &report, wait, &mut shutdown).await {
                             Ok((c, wake)) => {
                                 conn = Some(c);
                                 Ok(wake)
@@ -110,8 +117,9 @@ pub async fn run_account<S: ImapSink>(
                 conn = None;
                 failures = failures.saturating_add(1);
                 let mut delay = backoff(failures);
+                // Refused credentials will not fix themselves within seconds: no hammering.
                 if e.is_permanent() {
-                    delay = delay.max(PERMANENT_MIN_BACKOFF);
+                    delay = delay.max(auth_backoff);
                 }
                 tracing::warn!(account = %account.name, retry_in_ms = delay.as_millis() as u64, "IMAP poll failed: {e}");
                 update(&status, |s| s.last_error = Some(stamped(&e.to_string())));
@@ -123,6 +131,36 @@ pub async fn run_account<S: ImapSink>(
     }
     if let Some(c) = conn {
         c.logout().await;
+    }
+}
+
+/// What a pass changes in the status: messages taken, skipped ones, the token's times.
+async fn pass_status<S: ImapSink>(
+    status: &Mutex<AccountStatus>,
+    report: &PassReport,
+    account: &ImapAccount,
+    creds: &Credentials,
+    sink: &S,
+) {
+    update(status, |s| s.messages_taken += report.taken as u64);
+    token_status(creds, status);
+    if let Some(last) = report.skipped.last() {
+        let lines: Vec<String> = report
+            .skipped
+            .iter()
+            .map(|s| describe_skip(&account.name, s))
+            .collect();
+        update(status, |s| {
+            s.last_error = Some(stamped(&lines.join("; ")));
+            s.last_skipped = Some(LastSkipped {
+                at: now(),
+                message: last.clone(),
+            });
+        });
+    }
+    match sink.skipped_count(&account.name).await {
+        Ok(n) => update(status, |s| s.skipped_oversize = n),
+        Err(e) => tracing::warn!(account = %account.name, "counting skipped messages: {e}"),
     }
 }
 
@@ -143,7 +181,7 @@ async fn idle_wait(
     if seen.is_none_or(|(uv, next)| mbox.uid_validity != Some(uv) || mbox.uid_next != next) {
         return Ok((conn, Wake::Poll));
     }
-    let caps = conn.caps;
+    let (caps, token_expires) = (conn.caps, conn.token_expires);
     let mut handle = conn.session.idle();
     step("IDLE", COMMAND_TIMEOUT, handle.init()).await?;
     let wake = {
@@ -158,7 +196,54 @@ async fn idle_wait(
         }
     };
     let session = step("DONE", COMMAND_TIMEOUT, handle.done()).await?;
-    Ok((Conn { session, caps }, wake))
+    let conn = Conn {
+        session,
+        caps,
+        token_expires,
+    };
+    Ok((conn, wake))
+}
+
+/// When the token the open session signed in with is due, fetch a new one and sign in again
+/// with it (servers such as Exchange Online end sessions whose token expired). If the token
+/// endpoint fails, the session is kept for as long as the server keeps it.
+async fn renew_token(
+    conn: &mut Option<Conn>,
+    creds: &Credentials,
+    account: &ImapAccount,
+    status: &Mutex<AccountStatus>,
+) {
+    let (Some(c), Some(tokens)) = (conn.as_ref(), creds.tokens()) else {
+        return;
+    };
+    if c.token_expires.is_none() || !tokens.due() {
+        return;
+    }
+    match tokens.refresh().await {
+        Ok(_) => {
+            if let Some(c) = conn.take() {
+                c.logout().await;
+            }
+        }
+        Err(e) => {
+            let expired = c.token_expires.is_some_and(|at| Instant::now() >= at);
+            tracing::warn!(account = %account.name, expired, "could not renew the OAuth2 token; keeping the session: {e}");
+            update(status, |s| s.last_error = Some(stamped(&e.to_string())));
+        }
+    }
+    token_status(creds, status);
+}
+
+fn token_status(creds: &Credentials, status: &Mutex<AccountStatus>) {
+    if let Some(tokens) = creds.tokens() {
+        let info = tokens.info();
+        let rfc =
+            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        update(status, |s| {
+            s.token_refreshed_at = info.refreshed_at.map(rfc);
+            s.token_expires_at = info.expires_at.map(rfc);
+        });
+    }
 }
 
 fn backoff(failures: u32) -> Duration {

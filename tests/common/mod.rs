@@ -5,8 +5,10 @@
 pub mod dns;
 pub mod dovecot;
 pub mod hostile;
+pub mod imap_sink;
 pub mod process;
 pub mod smtp_client;
+pub mod token_server;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

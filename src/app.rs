@@ -10,11 +10,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use crate::blobs::ContentStore;
 use crate::config::Config;
 use crate::domain::ApiToken;
 use crate::erase::Eraser;
 use crate::http::{self, AppState, HttpLimits};
-use crate::ingest::{ContentStore, Ingest, TextSignals, TextWorker, Worker};
+use crate::ingest::{Ingest, TextSignals, TextWorker, Worker};
 use crate::search::{IndexError, IndexHandle, IndexWriterTask, SearchIndex, Searcher};
 use crate::smtp::{self, SmtpConfig};
 use crate::sources::{ImapIngest, QuarantineQuota, SmtpIngest};
@@ -98,13 +99,13 @@ impl Workers {
             archive_domain: config.archive.domain.clone(),
             eraser: eraser.clone(),
             texts: signals.clone(),
-            mime_limits: config.ingest.mime_limits(),
+            mime_limits: (&config.ingest).into(),
             sender_check: crate::ingest::auth::SenderCheck::new(config),
         };
         let texts = TextWorker {
             store: storage.store.clone(),
             blobs: storage.blobs.clone(),
-            sandbox: config.extract.sandbox(),
+            sandbox: crate::extract::Sandbox::from_config(&config.extract),
             eraser: eraser.clone(),
             max_text_per_entry: config.extract.max_text_bytes_per_message,
             signals,
@@ -299,7 +300,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         .collect();
     let state = AppState {
         store: storage.store.clone(),
-        searcher: Searcher::with_limits(index, config.search.limits()),
+        searcher: Searcher::with_limits(index, (&config.search).into()),
         texts: text_signals,
         text_wait: Duration::from_secs(config.extract.timeout_secs + 2),
         spool: storage.spool.clone(),

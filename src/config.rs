@@ -182,16 +182,6 @@ pub struct IngestConfig {
     pub max_header_bytes: usize,
 }
 
-impl IngestConfig {
-    pub fn mime_limits(&self) -> crate::mail::Limits {
-        crate::mail::Limits {
-            max_mime_parts: self.max_mime_parts,
-            max_mime_depth: self.max_mime_depth,
-            max_header_bytes: self.max_header_bytes,
-        }
-    }
-}
-
 /// Attachment text, extracted in a child process under these limits.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -206,43 +196,12 @@ pub struct ExtractConfig {
     pub program: PathBuf,
 }
 
-impl ExtractConfig {
-    pub fn sandbox(&self) -> crate::extract::Sandbox {
-        let program = if self.program.as_os_str().is_empty() {
-            // The running image itself, even if its file was replaced since.
-            PathBuf::from("/proc/self/exe")
-        } else {
-            self.program.clone()
-        };
-        crate::extract::Sandbox::new(
-            program,
-            crate::extract::Limits {
-                memory_bytes: self.memory_bytes,
-                timeout: std::time::Duration::from_secs(self.timeout_secs.max(1)),
-                max_input_bytes: self.max_file_bytes,
-                max_unzipped_bytes: self.max_unzipped_bytes,
-            },
-            self.max_concurrent,
-        )
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SearchConfig {
     pub timeout_ms: u64,
     pub max_prefix_terms: usize,
     pub max_depth: usize,
-}
-
-impl SearchConfig {
-    pub fn limits(&self) -> crate::search::SearchLimits {
-        crate::search::SearchLimits {
-            max_prefix_terms: self.max_prefix_terms,
-            max_depth: self.max_depth,
-            timeout_ms: self.timeout_ms,
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

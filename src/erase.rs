@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::ingest::ContentStore;
+use crate::blobs::ContentStore;
 use crate::mail::redact::{self, Placeholder};
 use crate::search::{IndexDoc, IndexError, IndexHandle};
 use crate::store::{Document, Entry, RawRewrite, Store, StoreError};

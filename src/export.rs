@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use crate::ingest::ContentStore;
+use crate::blobs::ContentStore;
 use crate::mail::mbox;
 use crate::store::MessageRef;
 

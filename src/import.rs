@@ -13,9 +13,10 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::app::Storage;
+use crate::blobs::sha256_hex;
 use crate::config::Config;
 use crate::domain::Source;
-use crate::ingest::{spool::sha256_hex, Envelope, Ingest};
+use crate::ingest::{Envelope, Ingest};
 use crate::mail::{self, mbox};
 use crate::search::{IndexError, IndexWriterTask, SearchIndex};
 

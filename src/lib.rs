@@ -3,6 +3,7 @@
 //! card's history and indexed for full-text search over HTTP.
 
 pub mod app;
+pub mod blobs;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -150,7 +150,7 @@ impl ImapSink for ImapIngest {
             .await
             .map_err(|e| e.to_string())?;
         let result = if cards.is_empty() {
-            let sha = crate::ingest::spool::sha256_hex(&raw);
+            let sha = crate::blobs::sha256_hex(&raw);
             if self
                 .0
                 .store()

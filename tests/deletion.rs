@@ -697,7 +697,7 @@ async fn a_deletion_a_crash_interrupted_is_finished_at_start_up() {
     let store = dossier::store::Store::open(&app.data_dir().join("dossier.sqlite3"))
         .await
         .unwrap();
-    let spool = dossier::ingest::ContentStore::open(&app.data_dir().join("spool")).unwrap();
+    let spool = dossier::blobs::ContentStore::open(&app.data_dir().join("spool")).unwrap();
     let old_sha = store
         .entry_raw_sha(entry["id"].as_i64().unwrap())
         .await

@@ -45,6 +45,23 @@ pub struct Sandbox {
 const MAX_REASON_BYTES: u64 = 2048;
 
 impl Sandbox {
+    /// The sandbox `[extract]` describes.
+    pub fn from_config(c: &crate::config::ExtractConfig) -> Self {
+        let program = if c.program.as_os_str().is_empty() {
+            // The running image itself, even if its file was replaced since.
+            PathBuf::from("/proc/self/exe")
+        } else {
+            c.program.clone()
+        };
+        let limits = Limits {
+            memory_bytes: c.memory_bytes,
+            timeout: Duration::from_secs(c.timeout_secs.max(1)),
+            max_input_bytes: c.max_file_bytes,
+            max_unzipped_bytes: c.max_unzipped_bytes,
+        };
+        Sandbox::new(program, limits, c.max_concurrent)
+    }
+
     /// `program` is the dossier binary to run as `program extract …`.
     pub fn new(program: PathBuf, limits: Limits, max_concurrent: usize) -> Self {
         Sandbox {

@@ -35,7 +35,8 @@ use tower_http::trace::TraceLayer;
 pub use auth::Caller;
 pub use error::Error;
 
-use crate::ingest::{ContentStore, Ingest};
+use crate::blobs::ContentStore;
+use crate::ingest::Ingest;
 use crate::search::Searcher;
 use crate::store::Store;
 

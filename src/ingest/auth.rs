@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 
-use super::ContentStore;
+use crate::blobs::ContentStore;
 use crate::config::Config;
 use crate::domain::{AuthResults, AuthWord};
 use crate::mail::auth::{self, Authenticator, SenderAuth, SmtpEnvelope};

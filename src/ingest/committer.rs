@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use super::spool::Staged;
-use super::{ContentStore, IngestError};
+use super::IngestError;
+use crate::blobs::ContentStore;
+use crate::blobs::Staged;
 use crate::store::{NewMessage, Store};
 
 const MAX_GROUP: usize = 512;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use sha2::{Digest, Sha256};
 
-use super::spool::{ContentStore, Staged};
+use crate::blobs::{ContentStore, Staged};
 
 /// Bytes written to the file per blocking call once the body is on disk.
 const WRITE_CHUNK: usize = 256 * 1024;
@@ -176,7 +176,7 @@ mod tests {
         assert!(big.head().len() <= HEAD_BYTES && all.starts_with(big.head()));
         let (staged, size) = big.stage().await.unwrap();
         assert_eq!(size, all.len());
-        assert_eq!(staged.sha, crate::ingest::spool::sha256_hex(&all));
+        assert_eq!(staged.sha, crate::blobs::sha256_hex(&all));
         spool.publish(std::slice::from_ref(&staged)).unwrap();
         assert_eq!(spool.get(&staged.sha).unwrap(), all);
 

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod classify;
 mod committer;
 mod incoming;
-pub mod spool;
 pub mod texts;
 pub mod worker;
 
@@ -16,10 +15,11 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 pub use incoming::IncomingBody;
-pub use spool::ContentStore;
+
 pub use texts::{TextSignals, TextWorker};
 pub use worker::Worker;
 
+use crate::blobs::ContentStore;
 use crate::domain::{ArchiveCode, Source};
 use crate::store::{Annotations, NewMessage, Store, StoreError};
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use tokio::sync::{watch, Notify};
 
-use super::ContentStore;
+use crate::blobs::ContentStore;
 use crate::erase::{EraseError, Eraser};
 use crate::extract::{Extraction, Input, Sandbox};
 use crate::store::{PendingText, Store, StoreError};

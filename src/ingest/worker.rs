@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
-use super::spool::Staged;
 use super::texts::TextSignals;
-use super::ContentStore;
+use crate::blobs::ContentStore;
+use crate::blobs::Staged;
 use crate::config::AcceptFrom;
 use crate::extract::Kind;
 use crate::mail::{self, Direction, Team};

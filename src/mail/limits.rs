@@ -21,6 +21,16 @@ pub struct Limits {
     pub max_header_bytes: usize,
 }
 
+impl From<&crate::config::IngestConfig> for Limits {
+    fn from(c: &crate::config::IngestConfig) -> Self {
+        Limits {
+            max_mime_parts: c.max_mime_parts,
+            max_mime_depth: c.max_mime_depth,
+            max_header_bytes: c.max_header_bytes,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -8,7 +8,7 @@ use base64::Engine;
 use mail_parser::{Encoding, Message, MessageParser, MimeHeaders, PartType};
 
 use super::forward::mime::{content_type, is_eml, part_bytes};
-use crate::ingest::spool::sha256_hex;
+use crate::blobs::sha256_hex;
 
 /// Nested messages deeper than this are left alone (mail-parser stops too).
 const MAX_DEPTH: usize = 8;

@@ -16,6 +16,16 @@ pub struct SearchLimits {
     pub timeout_ms: u64,
 }
 
+impl From<&crate::config::SearchConfig> for SearchLimits {
+    fn from(c: &crate::config::SearchConfig) -> Self {
+        SearchLimits {
+            max_prefix_terms: c.max_prefix_terms,
+            max_depth: c.max_depth,
+            timeout_ms: c.timeout_ms,
+        }
+    }
+}
+
 impl Default for SearchLimits {
     fn default() -> Self {
         SearchLimits {

@@ -29,10 +29,7 @@ type Tx<'a> = sqlx::Transaction<'a, sqlx::Sqlite>;
 
 /// What a tombstone keeps of a dedup key: its digest, no Message-ID.
 pub(super) fn deleted_key(key: &str) -> String {
-    format!(
-        "deleted:{}",
-        crate::ingest::spool::sha256_hex(key.as_bytes())
-    )
+    format!("deleted:{}", crate::blobs::sha256_hex(key.as_bytes()))
 }
 
 pub(super) async fn pending(

@@ -1,4 +1,5 @@
-//! Content-addressed files: raw messages (the spool) and attachment blobs.
+//! Content-addressed files: raw messages (the spool) and attachment blobs. The
+//! bottom layer: it knows digests and files, nothing of mail or the store.
 //! Paths come only from SHA-256 hex digests, never from user input.
 
 use std::fs::{self, File, OpenOptions};
